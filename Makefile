@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: MIT
+# accel - top-level build.
+#
+#   make            library (shared + static + pkg-config), tools, and the
+#                   kernel module when kernel headers are installed
+#   make run        the main job's demo (installs what it needs)
+#   make check      every test that needs no GPU (installs what it needs)
+#   make SAN=1 O=build-asan   an ASan+UBSan build in its own tree
+
+O ?= build
+SAN ?= 0
+ARCH_FLAGS ?= -march=native
+PREFIX ?= /usr/local
+
+VERSION := 0.1.0
+SOVERSION := 0
+
+CC ?= cc
+CFLAGS ?= -O3 -g
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+ACCEL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(ARCH_FLAGS) $(WARN) \
+	-Ilibaccel/include -Ilibaccel -I. -I$(O)/gen
+LDLIBS := -lprotobuf-c -lm -lpthread -ldl
+ifeq ($(SAN),1)
+  CFLAGS := -O1 -g -fno-omit-frame-pointer
+  SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  SAN_LDFLAGS := -fsanitize=address,undefined
+  ACCEL_CFLAGS += $(SAN_CFLAGS)
+endif
+
+PROTO := libaccel/onnx/accel_onnx.proto
+GEN_C := $(O)/gen/accel_onnx.pb-c.c
+GEN_H := $(O)/gen/accel_onnx.pb-c.h
+
+LIB_SRCS := $(sort $(wildcard libaccel/*/*.c) $(wildcard sched/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o) $(O)/obj/gen/accel_onnx.pb-c.o
+LIB_SO := $(O)/lib/libaccel.so.$(VERSION)
+LIB_A := $(O)/lib/libaccel.a
+PC := $(O)/lib/pkgconfig/accel.pc
+
+TOOLS := $(O)/bin/accel-run
+TOOL_SRCS_accel-run := $(wildcard tools/accel-run/*.c)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+CONF_BIN := $(O)/tests/conformance
+BADINPUT_BIN := $(O)/tests/badinput
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+
+.PHONY: all lib tools module tests deps run check check-unit check-conformance \
+	check-models check-badinput check-asan check-kernel bench clean install format lint
+.DEFAULT_GOAL := all
+
+all: lib tools module
+
+lib: $(LIB_SO) $(LIB_A) $(PC)
+tools: $(TOOLS)
+tests: $(UNIT_BINS) $(CONF_BIN) $(BADINPUT_BIN)
+
+# ---- generated protobuf-c code ----
+$(GEN_C) $(GEN_H) &: $(PROTO)
+	@mkdir -p $(O)/gen
+	protoc-c --proto_path=libaccel/onnx --c_out=$(O)/gen $(PROTO)
+
+$(O)/obj/gen/accel_onnx.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=c11 -fPIC $(ARCH_FLAGS) -fvisibility=hidden -I$(O)/gen \
+		$(SAN_CFLAGS) -c $< -o $@
+
+$(O)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -fvisibility=hidden -DACCEL_BUILDING_LIBRARY \
+		-MMD -MP -c $< -o $@
+
+-include $(LIB_OBJS:.o=.d)
+
+$(LIB_SO): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libaccel.so.$(SOVERSION) -Wl,--no-undefined \
+		$(SAN_LDFLAGS) -pthread -o $@ $^ $(LDLIBS)
+	ln -sf libaccel.so.$(VERSION) $(O)/lib/libaccel.so.$(SOVERSION)
+	ln -sf libaccel.so.$(SOVERSION) $(O)/lib/libaccel.so
+
+$(LIB_A): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(PC): libaccel/accel.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# ---- tools: link the shared library, found next to the binary ----
+TOOL_LDFLAGS := -L$(O)/lib -laccel -Wl,-rpath,'$$ORIGIN/../lib' $(SAN_LDFLAGS)
+
+$(O)/bin/accel-run: $(TOOL_SRCS_accel-run) $(LIB_SO) libaccel/include/accel/accel.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -Itools/accel-run -o $@ $(TOOL_SRCS_accel-run) \
+		$(TOOL_LDFLAGS) -lm
+
+# ---- tests ----
+# Unit tests may test internals: they link the static library.
+$(O)/tests/test_%: tests/unit/test_%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS) -lcmocka $(SAN_LDFLAGS)
+
+# Conformance and bad-input runners use only the public API.
+$(CONF_BIN): tests/conformance/conformance.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(TOOL_LDFLAGS) -lm
+
+$(BADINPUT_BIN): tests/badinput/badinput.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(TOOL_LDFLAGS) -lcmocka -lm
+
+# ---- kernel module (issue: kmod); skipped when no kernel headers ----
+module:
+	@if [ -f kmod/Kbuild ] && [ -d "$(KDIR)" ]; then \
+		$(MAKE) -C "$(KDIR)" M=$(CURDIR) modules; \
+	else \
+		echo "module: skipped (no kernel headers at $(KDIR) or no kmod sources)"; \
+	fi
+
+# ---- set-up, demo and tests ----
+deps:
+	./scripts/deps.sh
+
+run: deps all
+	./scripts/demo.sh $(O)
+
+check: deps
+	$(MAKE) all tests
+	./scripts/check.sh $(O)
+
+check-unit: tests
+	./scripts/check.sh $(O) unit
+check-conformance: tests
+	./scripts/check.sh $(O) conformance
+check-models: all
+	./scripts/check.sh $(O) models
+check-badinput: tests
+	./scripts/check.sh $(O) badinput
+check-asan:
+	./scripts/check.sh $(O) asan
+
+bench: all
+	./scripts/bench.sh $(O)
+
+install: lib tools
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/accel $(DESTDIR)$(PREFIX)/bin
+	install -m 644 libaccel/include/accel/accel.h $(DESTDIR)$(PREFIX)/include/accel/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libaccel.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libaccel.so.$(SOVERSION)
+	ln -sf libaccel.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libaccel.so
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+
+format:
+	clang-format -i $(LIB_SRCS) $(wildcard libaccel/*/*.h) $(wildcard tools/*/*.c tests/*/*.c)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --std=c11 -Ilibaccel/include -Ilibaccel \
+		--suppress=missingIncludeSystem $(LIB_SRCS) tools
+
+clean:
+	rm -rf $(O) build-asan

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* context.c - the context and its device registry. */
+#include "core/runtime.h"
+#include "cpu/threadpool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+ACCEL_API accel_status accel_context_create(uint32_t flags, accel_context **out_context)
+{
+	accel_context *c;
+
+	if (!out_context)
+		return status_invalid("accel_context_create: out_context is NULL");
+	if (flags)
+		return status_invalid("accel_context_create: unknown flags 0x%x", flags);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return status_oom("a context");
+	atomic_init(&c->refs, 1);
+	c->devices = calloc(1, sizeof(*c->devices));
+	if (!c->devices || asprintf(&c->devices[0].name, "cpu (%d cores)", cpu_count()) < 0) {
+		free(c->devices);
+		free(c);
+		return status_oom("the device registry");
+	}
+	c->devices[0].kind = ACCEL_DEVICE_CPU;
+	c->n_devices = 1;
+	*out_context = c;
+	return NULL;
+}
+
+ACCEL_API void accel_context_retain(accel_context *c)
+{
+	if (c)
+		atomic_fetch_add(&c->refs, 1);
+}
+
+ACCEL_API void accel_context_release(accel_context *c)
+{
+	if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < c->n_devices; i++)
+		free(c->devices[i].name);
+	free(c->devices);
+	free(c);
+}
+
+ACCEL_API size_t accel_context_device_count(const accel_context *c)
+{
+	return c ? c->n_devices : 0;
+}
+
+ACCEL_API accel_status accel_context_device(accel_context *c, size_t index,
+					    accel_device **out_device)
+{
+	if (!c || !out_device)
+		return status_invalid("accel_context_device: NULL argument");
+	if (index >= c->n_devices)
+		return status_error(ACCEL_NOT_FOUND, "device index %zu is out of range (%zu devices)",
+				    index, c->n_devices);
+	*out_device = &c->devices[index];
+	return NULL;
+}
+
+static const char *kind_name(accel_device_kind k)
+{
+	return k == ACCEL_DEVICE_CPU ? "cpu" : k == ACCEL_DEVICE_OPENCL ? "opencl" : "cuda";
+}
+
+ACCEL_API accel_status accel_context_find_device(accel_context *c, const char *spec,
+						 accel_device **out_device)
+{
+	char kind[16];
+	const char *colon;
+	long index = 0;
+	size_t klen;
+
+	if (!c || !spec || !out_device)
+		return status_invalid("accel_context_find_device: NULL argument");
+	colon = strchr(spec, ':');
+	klen = colon ? (size_t)(colon - spec) : strlen(spec);
+	if (klen == 0 || klen >= sizeof(kind))
+		return status_invalid("device '%s': expected cpu, opencl[:N] or cuda[:N]", spec);
+	memcpy(kind, spec, klen);
+	kind[klen] = '\0';
+	if (colon) {
+		char *end;
+
+		index = strtol(colon + 1, &end, 10);
+		if (end == colon + 1 || *end || index < 0)
+			return status_invalid("device '%s': bad index '%s'", spec, colon + 1);
+	}
+	if (strcmp(kind, "cpu") && strcmp(kind, "opencl") && strcmp(kind, "cuda"))
+		return status_invalid("device '%s': unknown kind '%s' (expected cpu, opencl[:N] or cuda[:N])",
+				      spec, kind);
+	for (size_t i = 0; i < c->n_devices; i++)
+		if (!strcmp(kind_name(c->devices[i].kind), kind) && c->devices[i].index == index) {
+			*out_device = &c->devices[i];
+			return NULL;
+		}
+	return status_error(ACCEL_UNAVAILABLE, "device '%s' is not available on this host", spec);
+}
+
+ACCEL_API const char *accel_device_name(const accel_device *d)
+{
+	return d ? d->name : "";
+}
+
+ACCEL_API accel_device_kind accel_device_kind_of(const accel_device *d)
+{
+	return d ? d->kind : ACCEL_DEVICE_CPU;
+}

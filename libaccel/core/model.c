@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model.c - loading a model: file -> ONNX front end -> IR -> checks and
+ * static shape inference. Every error is prefixed with the model's name.
+ */
+#include "core/runtime.h"
+#include "onnx/onnx.h"
+#include "passes/passes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static accel_status check_io(const ir_graph *g)
+{
+	for (int i = 0; i < g->n_inputs; i++) {
+		const ir_value *v = &g->values[g->inputs[i]];
+
+		if (v->non_tensor)
+			return status_unsupported("input '%s' is a sequence, map or optional; only tensors are supported",
+						  v->name);
+		if (!accel_dtype_size(v->dtype))
+			return status_unsupported("input '%s' has element type %s (%d), which is not supported",
+						  v->name, accel_dtype_name(v->dtype), (int)v->dtype);
+	}
+	for (int i = 0; i < g->n_outputs; i++) {
+		const ir_value *v = &g->values[g->outputs[i]];
+
+		if (v->non_tensor)
+			return status_unsupported("output '%s' is a sequence, map or optional; only tensors are supported",
+						  v->name);
+	}
+	if (!g->n_outputs)
+		return status_bad_model("the graph has no outputs");
+	return NULL;
+}
+
+static accel_status build_model(accel_context *ctx, const void *data, size_t size,
+				const char *name, const char *base_dir,
+				accel_model **out)
+{
+	accel_model *m = calloc(1, sizeof(*m));
+	onnx_model_meta meta = { 0 };
+	accel_status st;
+
+	if (!m)
+		return status_oom("a model");
+	atomic_init(&m->refs, 1);
+	m->name = strdup(name ? name : "<memory>");
+	if (!m->name) {
+		free(m);
+		return status_oom("a model");
+	}
+	st = onnx_load_graph(data, size, base_dir, &m->graph, &meta);
+	m->producer = meta.producer;
+	if (!st)
+		st = check_io(m->graph);
+	if (!st)
+		st = pass_infer_shapes(m->graph);
+	if (st) {
+		st = status_annotate(st, "model '%s'", m->name);
+		ir_graph_free(m->graph);
+		free(m->producer);
+		free(m->name);
+		free(m);
+		return st;
+	}
+	accel_context_retain(ctx);
+	m->context = ctx;
+	*out = m;
+	return NULL;
+}
+
+ACCEL_API accel_status accel_model_load(accel_context *ctx, const char *path,
+					uint32_t flags, accel_model **out_model)
+{
+	char *dir, *slash;
+	void *data;
+	size_t size;
+	accel_status st;
+
+	if (!ctx || !path || !out_model)
+		return status_invalid("accel_model_load: NULL argument");
+	if (flags)
+		return status_invalid("accel_model_load: unknown flags 0x%x", flags);
+	ACCEL_TRY(status_annotate(onnx_read_file(path, &data, &size), "model '%s'", path));
+	dir = strdup(path);
+	if (!dir) {
+		free(data);
+		return status_oom("a path");
+	}
+	slash = strrchr(dir, '/');
+	if (slash)
+		slash[slash == dir ? 1 : 0] = '\0';
+	else
+		strcpy(dir, ".");
+	st = build_model(ctx, data, size, path, dir, out_model);
+	free(dir);
+	free(data);
+	return st;
+}
+
+ACCEL_API accel_status accel_model_load_memory(accel_context *ctx, const void *data,
+					       size_t size, const char *name,
+					       const char *base_dir, uint32_t flags,
+					       accel_model **out_model)
+{
+	if (!ctx || (!data && size) || !out_model)
+		return status_invalid("accel_model_load_memory: NULL argument");
+	if (flags)
+		return status_invalid("accel_model_load_memory: unknown flags 0x%x", flags);
+	return build_model(ctx, data, size, name, base_dir, out_model);
+}
+
+ACCEL_API void accel_model_retain(accel_model *m)
+{
+	if (m)
+		atomic_fetch_add(&m->refs, 1);
+}
+
+ACCEL_API void accel_model_release(accel_model *m)
+{
+	if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
+		return;
+	ir_graph_free(m->graph);
+	accel_context_release(m->context);
+	free(m->producer);
+	free(m->name);
+	free(m);
+}
+
+ACCEL_API const char *accel_model_name(const accel_model *m)
+{
+	return m ? m->name : "";
+}
+
+ACCEL_API size_t accel_model_input_count(const accel_model *m)
+{
+	return m ? (size_t)m->graph->n_inputs : 0;
+}
+
+ACCEL_API size_t accel_model_output_count(const accel_model *m)
+{
+	return m ? (size_t)m->graph->n_outputs : 0;
+}
+
+ACCEL_API size_t accel_model_node_count(const accel_model *m)
+{
+	return m ? (size_t)m->graph->n_nodes : 0;
+}
+
+static void fill_info(const ir_value *v, accel_value_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->name = v->name;
+	info->dtype = v->dtype;
+	info->rank = v->rank;
+	for (int d = 0; d < v->rank && d < ACCEL_MAX_RANK; d++) {
+		info->dims[d] = v->dims[d];
+		info->dim_names[d] = v->dim_names[d];
+	}
+}
+
+ACCEL_API accel_status accel_model_input_info(const accel_model *m, size_t index,
+					      accel_value_info *out_info)
+{
+	if (!m || !out_info)
+		return status_invalid("accel_model_input_info: NULL argument");
+	if (index >= (size_t)m->graph->n_inputs)
+		return status_error(ACCEL_NOT_FOUND, "model '%s': input index %zu is out of range (%d inputs)",
+				    m->name, index, m->graph->n_inputs);
+	fill_info(&m->graph->values[m->graph->inputs[index]], out_info);
+	return NULL;
+}
+
+ACCEL_API accel_status accel_model_output_info(const accel_model *m, size_t index,
+					       accel_value_info *out_info)
+{
+	if (!m || !out_info)
+		return status_invalid("accel_model_output_info: NULL argument");
+	if (index >= (size_t)m->graph->n_outputs)
+		return status_error(ACCEL_NOT_FOUND, "model '%s': output index %zu is out of range (%d outputs)",
+				    m->name, index, m->graph->n_outputs);
+	fill_info(&m->graph->values[m->graph->outputs[index]], out_info);
+	return NULL;
+}
