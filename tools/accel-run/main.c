@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * accel-run - run an ONNX model with libaccel: the main job's tool.
+ *
+ * Loads a model, builds its inputs (files or deterministic random data),
+ * runs it once, writes and/or reports the outputs, and optionally times a
+ * loop of runs. Only the public API (accel/accel.h) is used.
+ */
+#include "accel-run.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+"Usage: accel-run MODEL [options]\n"
+"\n"
+"Run the ONNX model MODEL once with libaccel and report its outputs;\n"
+"optionally time a loop of runs.\n"
+"\n"
+"Inputs:\n"
+"  -i, --input NAME=FILE     take input NAME from FILE: NumPy .npy or a\n"
+"                            serialized ONNX TensorProto (.pb), chosen by\n"
+"                            content. Repeatable.\n"
+"      --shape NAME=DIMS     shape of an input not given with -i, as\n"
+"                            1x3x224x224 (\"\" or scalar for rank 0); needed\n"
+"                            when the model leaves a dimension dynamic.\n"
+"  Inputs not given get deterministic pseudo-random data (splitmix64 seeded\n"
+"  by the input's name): floats uniform in [-1, 1), integers in [0, 10),\n"
+"  bools 0/1. A dynamic dimension without --shape is a usage error.\n"
+"\n"
+"Outputs:\n"
+"  -o, --output-dir DIR      write every output as DIR/<name>.npy (DIR is\n"
+"                            created if missing; '/' in names becomes '_')\n"
+"      --json                print the report as one JSON object on stdout\n"
+"\n"
+"Execution:\n"
+"  -d, --device SPEC         cpu (default); opencl[:N], cuda[:N], auto, or a\n"
+"                            comma-separated list, as the runtime offers them\n"
+"  -t, --threads N           CPU threads (default 0: all online cores)\n"
+"      --warmup N            untimed runs before the timing loop (default 0)\n"
+"      --iterations N        timed runs: report min/median/p90/p99/max/mean\n"
+"                            latency (ms) and throughput (inferences/s)\n"
+"\n"
+"  -h, --help                show this help and exit\n"
+"      --version             show the version and exit\n"
+"\n"
+"Exit status: 0 on success, 1 when the model, a file or the runtime fails,\n"
+"2 on a usage error. Errors go to stderr, prefixed \"accel-run: \".\n"
+"\n"
+"Examples:\n"
+"  accel-run resnet18.onnx -i input=cat.npy -o out/\n"
+"  accel-run model.onnx --shape ids=1x128 --warmup 5 --iterations 50 --json\n";
+
+enum { OPT_SHAPE = 256, OPT_JSON, OPT_WARMUP, OPT_ITERATIONS, OPT_VERSION };
+
+static const struct option long_opts[] = {
+	{ "input", required_argument, NULL, 'i' },
+	{ "shape", required_argument, NULL, OPT_SHAPE },
+	{ "output-dir", required_argument, NULL, 'o' },
+	{ "device", required_argument, NULL, 'd' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "warmup", required_argument, NULL, OPT_WARMUP },
+	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+void die_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("accel-run: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("accel-run: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'accel-run --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---- option parsing ---- */
+
+static bool parse_count(const char *s, int min, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > 100000000)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+static int add_name_value(struct name_value **arr, size_t *n, const char *arg,
+			  const char *opt)
+{
+	const char *eq = strchr(arg, '=');
+	struct name_value *grown;
+
+	if (!eq || eq == arg)
+		return usage_error("%s '%s': expected NAME=VALUE", opt, arg);
+	grown = realloc(*arr, (*n + 1) * sizeof(**arr));
+	if (!grown)
+		return usage_error("out of memory");
+	*arr = grown;
+	grown[*n].name = strndup(arg, (size_t)(eq - arg));
+	grown[*n].value = strdup(eq + 1);
+	if (!grown[*n].name || !grown[*n].value)
+		return usage_error("out of memory");
+	(*n)++;
+	return EXIT_OK;
+}
+
+static void free_name_values(struct name_value *arr, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(arr[i].name);
+		free(arr[i].value);
+	}
+	free(arr);
+}
+
+static int parse_one(struct options *o, int c, const char *arg)
+{
+	int64_t dims[ACCEL_MAX_RANK];
+	int rank;
+
+	switch (c) {
+	case 'i':
+		return add_name_value(&o->inputs, &o->n_inputs, arg, "--input");
+	case OPT_SHAPE:
+		if (strchr(arg, '=') && !parse_dims(strchr(arg, '=') + 1, &rank, dims))
+			return usage_error("--shape '%s': expected NAME=DIMS like x=1x3x224x224",
+					   arg);
+		return add_name_value(&o->shapes, &o->n_shapes, arg, "--shape");
+	case 'o': o->output_dir = arg; return EXIT_OK;
+	case 'd': o->device = arg; return EXIT_OK;
+	case 'j': o->json = true; return EXIT_OK;
+	case 't':
+		if (!parse_count(arg, 0, &o->threads))
+			return usage_error("--threads '%s': expected a count >= 0", arg);
+		return EXIT_OK;
+	case OPT_WARMUP:
+		if (!parse_count(arg, 0, &o->warmup))
+			return usage_error("--warmup '%s': expected a count >= 0", arg);
+		return EXIT_OK;
+	case OPT_ITERATIONS:
+		if (!parse_count(arg, 1, &o->iterations))
+			return usage_error("--iterations '%s': expected a count >= 1", arg);
+		return EXIT_OK;
+	default:
+		return usage_error("unknown option");
+	}
+}
+
+/* Returns -1 to go on, else the exit code (help, version, usage error). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	int c, rc;
+
+	o->device = "cpu";
+	opterr = 0; /* we print our own messages */
+	while ((c = getopt_long(argc, argv, ":i:o:d:t:h", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		}
+		if (c == OPT_VERSION) {
+			printf("accel-run %d.%d.%d\n", ACCEL_VERSION_MAJOR,
+			       ACCEL_VERSION_MINOR, ACCEL_VERSION_PATCH);
+			return EXIT_OK;
+		}
+		if (c == ':')
+			return usage_error("option '%s' needs an argument",
+					   argv[optind - 1]);
+		if (c == '?')
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		rc = parse_one(o, c == OPT_JSON ? 'j' : c, optarg);
+		if (rc)
+			return rc;
+	}
+	if (optind >= argc)
+		return usage_error("no MODEL given");
+	if (optind + 1 < argc)
+		return usage_error("unexpected argument '%s' after MODEL '%s'",
+				   argv[optind + 1], argv[optind]);
+	o->model = argv[optind];
+	if (o->warmup && !o->iterations)
+		return usage_error("--warmup needs --iterations");
+	return -1;
+}
+
+/* mkdir -p; fails when a component exists and is not a directory. */
+static int ensure_dir(const char *dir)
+{
+	char *path = strdup(dir);
+	struct stat sb;
+	int rc = EXIT_OK;
+
+	if (!*dir) {
+		free(path);
+		return usage_error("--output-dir: empty directory name");
+	}
+	if (!path)
+		return EXIT_RUNTIME;
+	for (char *p = path + 1; rc == EXIT_OK; p++) {
+		char saved = *p;
+
+		if (saved != '/' && saved != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0777) && errno != EEXIST) {
+			die_msg("--output-dir %s: cannot create %s: %s", dir,
+				path, strerror(errno));
+			rc = EXIT_RUNTIME;
+		} else if (stat(path, &sb) || !S_ISDIR(sb.st_mode)) {
+			die_msg("--output-dir %s: %s is not a directory", dir, path);
+			rc = EXIT_USAGE;
+		}
+		*p = saved;
+		if (!saved)
+			break;
+	}
+	free(path);
+	return rc;
+}
+
+/* ---- running ---- */
+
+static int fail(accel_status st)
+{
+	die_msg("%s", accel_status_message(st));
+	accel_status_free(st);
+	return EXIT_RUNTIME;
+}
+
+/* Every named device must exist; "auto" lets the runtime choose. */
+static int check_devices(accel_context *ctx, const char *spec)
+{
+	char *copy = strdup(spec), *save = NULL;
+	int rc = EXIT_OK;
+
+	if (!copy)
+		return EXIT_RUNTIME;
+	if (!*spec || spec[0] == ',' || spec[strlen(spec) - 1] == ',' ||
+	    strstr(spec, ",,"))
+		rc = usage_error("--device '%s': empty device in the list", spec);
+	for (char *tok = strtok_r(copy, ",", &save); !rc && tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		accel_device *dev;
+		accel_status st;
+
+		if (!strcmp(tok, "auto"))
+			continue;
+		st = accel_context_find_device(ctx, tok, &dev);
+		if (st) {
+			/* A malformed spec is the caller's; a missing device is
+			 * the host's. */
+			rc = accel_status_code_of(st) == ACCEL_INVALID_ARGUMENT ?
+				     EXIT_USAGE : EXIT_RUNTIME;
+			die_msg("--device: %s", accel_status_message(st));
+			accel_status_free(st);
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+static accel_status run_once(accel_session *s, const accel_named_tensor *in,
+			     size_t n_in, accel_tensor **out, size_t n_out)
+{
+	return accel_session_run(s, in, n_in, out, n_out, 0);
+}
+
+static void release_all(accel_tensor **t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		accel_tensor_release(t[i]);
+		t[i] = NULL;
+	}
+}
+
+/* Warm-up then timed runs; fills r->stats. */
+static int time_loop(accel_session *s, const accel_named_tensor *in,
+		     size_t n_in, size_t n_out, struct run_report *r)
+{
+	const struct options *o = r->opt;
+	accel_tensor **out = calloc(n_out ? n_out : 1, sizeof(*out));
+	double *lat = calloc((size_t)o->iterations, sizeof(*lat));
+	int rc = EXIT_OK;
+
+	if (!out || !lat) {
+		die_msg("out of memory");
+		rc = EXIT_RUNTIME;
+	}
+	for (int i = 0; !rc && i < o->warmup + o->iterations; i++) {
+		double t0 = now_ms();
+		accel_status st = run_once(s, in, n_in, out, n_out);
+
+		if (st) {
+			rc = fail(st);
+			break;
+		}
+		if (i >= o->warmup)
+			lat[i - o->warmup] = now_ms() - t0;
+		release_all(out, n_out);
+	}
+	if (!rc) {
+		stats_compute(lat, o->iterations, &r->stats);
+		r->stats.warmup = o->warmup;
+		r->timed = true;
+	}
+	free(out);
+	free(lat);
+	return rc;
+}
+
+static int make_session(accel_model *model, const struct options *o,
+			accel_session **out)
+{
+	accel_session_options so;
+	accel_status st;
+
+	accel_session_options_init(&so);
+	so.num_threads = o->threads;
+	so.devices = o->device;
+	st = accel_session_create(model, &so, out);
+	return st ? fail(st) : EXIT_OK;
+}
+
+/* The first run: its outputs are reported and written. */
+static int first_run(accel_session *s, const accel_named_tensor *in,
+		     size_t n_in, struct run_report *r)
+{
+	size_t n = r->n_outputs;
+	accel_tensor **out = calloc(n ? n : 1, sizeof(*out));
+	accel_status st;
+	double t0;
+
+	if (!out) {
+		die_msg("out of memory");
+		return EXIT_RUNTIME;
+	}
+	t0 = now_ms();
+	st = run_once(s, in, n_in, out, n);
+	r->first_run_ms = now_ms() - t0;
+	if (st) {
+		free(out);
+		return fail(st);
+	}
+	for (size_t i = 0; i < n; i++)
+		r->outputs[i].tensor = out[i];
+	free(out);
+	return EXIT_OK;
+}
+
+static int run_model(accel_model *model, struct run_report *r)
+{
+	const struct options *o = r->opt;
+	accel_named_tensor *named = NULL;
+	accel_session *session = NULL;
+	int rc;
+
+	rc = inputs_prepare(o, model, &r->inputs, &r->n_inputs);
+	if (rc)
+		return rc;
+	named = calloc(r->n_inputs ? r->n_inputs : 1, sizeof(*named));
+	r->n_outputs = accel_model_output_count(model);
+	r->outputs = calloc(r->n_outputs ? r->n_outputs : 1, sizeof(*r->outputs));
+	if (!named || !r->outputs) {
+		free(named);
+		die_msg("out of memory");
+		return EXIT_RUNTIME;
+	}
+	for (size_t i = 0; i < r->n_inputs; i++)
+		named[i] = (accel_named_tensor){ r->inputs[i].info.name,
+						 r->inputs[i].tensor };
+	for (size_t i = 0; i < r->n_outputs; i++)
+		accel_model_output_info(model, i, &r->outputs[i].info);
+	rc = make_session(model, o, &session);
+	if (!rc)
+		rc = first_run(session, named, r->n_inputs, r);
+	if (!rc && o->output_dir)
+		rc = outputs_write(r->outputs, r->n_outputs, o->output_dir);
+	if (!rc && o->iterations)
+		rc = time_loop(session, named, r->n_inputs, r->n_outputs, r);
+	accel_session_release(session);
+	free(named);
+	return rc;
+}
+
+static void report_free(struct run_report *r)
+{
+	inputs_free(r->inputs, r->n_inputs);
+	for (size_t i = 0; r->outputs && i < r->n_outputs; i++) {
+		accel_tensor_release(r->outputs[i].tensor);
+		free(r->outputs[i].file);
+	}
+	free(r->outputs);
+}
+
+static int load_and_run(const struct options *o)
+{
+	struct run_report r = { .opt = o };
+	accel_context *ctx = NULL;
+	accel_model *model = NULL;
+	accel_status st;
+	double t0;
+	int rc;
+
+	st = accel_context_create(0, &ctx);
+	if (st)
+		return fail(st);
+	rc = check_devices(ctx, o->device);
+	t0 = now_ms();
+	if (!rc && (st = accel_model_load(ctx, o->model, 0, &model)))
+		rc = fail(st);
+	r.load_ms = now_ms() - t0;
+	r.model = model;
+	r.threads = o->threads ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (!rc)
+		rc = run_model(model, &r);
+	if (!rc && o->json)
+		report_json(&r);
+	else if (!rc)
+		report_text(&r);
+	report_free(&r);
+	accel_model_release(model);
+	accel_context_release(ctx);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = { 0 };
+	int rc;
+
+	rc = parse_args(argc, argv, &opt);
+	if (rc < 0 && opt.output_dir) {
+		int dir_rc = ensure_dir(opt.output_dir);
+
+		if (dir_rc != EXIT_OK)
+			rc = dir_rc;
+	}
+	if (rc < 0)
+		rc = load_and_run(&opt);
+	if (fflush(stdout) != 0 && rc == EXIT_OK) {
+		die_msg("writing the report: %s", strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
+	free_name_values(opt.inputs, opt.n_inputs);
+	free_name_values(opt.shapes, opt.n_shapes);
+	return rc;
+}
