@@ -170,6 +170,8 @@ static accel_status read_typed(const AccelOnnx__Tensor *tp, accel_tensor *t)
 {
 	int64_t n = tensor_numel(t);
 
+	if (n == 0) /* the typed field may be absent (NULL) for empty tensors */
+		return NULL;
 	switch (t->dtype) {
 	case ACCEL_DTYPE_F32:
 		ACCEL_TRY(check_count(tp, "float_data", tp->n_float_data, n));
