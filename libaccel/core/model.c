@@ -56,6 +56,8 @@ static accel_status build_model(accel_context *ctx, const void *data, size_t siz
 		st = check_io(m->graph);
 	if (!st)
 		st = pass_infer_shapes(m->graph);
+	if (!st)
+		st = pass_fold_constants(m->graph);
 	if (st) {
 		st = status_annotate(st, "model '%s'", m->name);
 		ir_graph_free(m->graph);

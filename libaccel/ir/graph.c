@@ -68,6 +68,7 @@ void ir_graph_free(ir_graph *g)
 		for (int d = 0; d < ACCEL_MAX_RANK; d++)
 			free(v->dim_names[d]);
 		accel_tensor_release(v->constant);
+		accel_tensor_release(v->folded);
 	}
 	for (int i = 0; i < g->n_opsets; i++)
 		free(g->opsets[i].domain);
@@ -278,6 +279,26 @@ out:
 /* Present-but-empty lists return these, absent ones NULL. */
 static const int64_t empty_ints[1];
 static const float empty_floats[1];
+
+void ir_graph_remove_nodes(ir_graph *g, const bool *drop)
+{
+	int kept = 0;
+
+	for (int i = 0; i < g->n_nodes; i++) {
+		if (drop[i]) {
+			node_clear(&g->nodes[i]);
+			continue;
+		}
+		g->nodes[kept++] = g->nodes[i];
+	}
+	g->n_nodes = kept;
+	for (int v = 0; v < g->n_values; v++)
+		g->values[v].producer = -1;
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int o = 0; o < g->nodes[i].n_outputs; o++)
+			if (g->nodes[i].outputs[o] >= 0)
+				g->values[g->nodes[i].outputs[o]].producer = i;
+}
 
 const ir_attr *ir_node_attr(const ir_node *n, const char *name)
 {

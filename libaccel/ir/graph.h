@@ -67,6 +67,7 @@ typedef struct ir_value {
 	int64_t dims[ACCEL_MAX_RANK]; /* -1 when dynamic */
 	char *dim_names[ACCEL_MAX_RANK];
 	accel_tensor *constant; /* initializer data */
+	accel_tensor *folded;	/* value computed at load time (static only) */
 	int producer;		/* node index, -1 for inputs/constants */
 	bool is_output;
 	bool non_tensor; /* sequence/map/optional typed value */
@@ -118,6 +119,8 @@ accel_status ir_graph_intern_value(ir_graph *g, const char *name, int *out_index
 accel_status ir_graph_add_node(ir_graph *g, int *out_index);
 /* Check every input is produced before use and order nodes topologically. */
 accel_status ir_graph_toposort(ir_graph *g);
+/* Drop the nodes whose |drop| flag is set, keeping order and producers. */
+void ir_graph_remove_nodes(ir_graph *g, const bool *drop);
 
 /* Attribute access. Getters return |def| when the attribute is absent. */
 const ir_attr *ir_node_attr(const ir_node *n, const char *name);

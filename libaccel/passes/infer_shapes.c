@@ -22,6 +22,24 @@ static void value_to_tensor(const ir_value *v, accel_tensor *t)
 		memcpy(t->dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
 }
 
+/* Move the data |t| owns into a heap tensor recorded on |v|. */
+static void keep_folded(ir_value *v, accel_tensor *t)
+{
+	accel_tensor *f = NULL;
+
+	if (!t->owns_data || !tensor_shape_known(t) ||
+	    tensor_new_shape(t->dtype, t->rank, t->dims, &f)) {
+		if (t->owns_data)
+			free(t->data);
+		return;
+	}
+	f->data = t->data;
+	f->nbytes = t->nbytes;
+	f->owns_data = true;
+	accel_tensor_release(v->folded);
+	v->folded = f;
+}
+
 static bool partially_known(accel_tensor *const *in, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -57,8 +75,8 @@ static accel_status infer_node(ir_graph *g, const ir_node *n, const op_schema *s
 
 		if (!v) {
 			in[i] = NULL;
-		} else if (v->constant) {
-			in[i] = v->constant;
+		} else if (v->constant || v->folded) {
+			in[i] = v->constant ? v->constant : v->folded;
 		} else {
 			value_to_tensor(v, &in_store[i]);
 			in[i] = &in_store[i];
@@ -69,12 +87,13 @@ static accel_status infer_node(ir_graph *g, const ir_node *n, const op_schema *s
 		out[i] = n->outputs[i] >= 0 ? &out_store[i] : NULL;
 	}
 	st = s->infer(&ctx, in, n->n_inputs, out, n->n_outputs);
-	/* Static inference may free data it allocated for constants. */
+	/* Values a schema could compute now (shape arithmetic) are kept so
+	 * that later nodes see them as constants. */
 	for (int i = 0; i < n->n_outputs; i++)
-		if (out[i] && out[i]->owns_data) {
+		if (out[i] && out[i]->data && !st)
+			keep_folded(&g->values[n->outputs[i]], out[i]);
+		else if (out[i] && out[i]->owns_data)
 			free(out[i]->data);
-			out[i]->data = NULL;
-		}
 	if (st) {
 		/* With unknowns in play an error may be spurious: retry per run. */
 		if (partially_known(in, n->n_inputs)) {

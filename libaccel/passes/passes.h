@@ -15,4 +15,10 @@
  */
 accel_status pass_infer_shapes(ir_graph *g);
 
+/*
+ * Turn nodes whose outputs pass_infer_shapes() computed into initializers
+ * and remove them from the graph.
+ */
+accel_status pass_fold_constants(ir_graph *g);
+
 #endif /* ACCEL_PASSES_PASSES_H */
