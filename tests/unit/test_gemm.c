@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* test_gemm.c - sgemm matches a naive triple loop on awkward shapes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "cpu/gemm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static float frand(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (float)((*s >> 8) & 0xffff) / 65536.0f - 0.5f;
+}
+
+static void check_case(threadpool *tp, bool ta, bool tb, int64_t m, int64_t n,
+		       int64_t k, float alpha, float beta)
+{
+	int64_t lda = ta ? m + 3 : k + 1, ldb = tb ? k + 2 : n + 5, ldc = n + 7;
+	float *a = malloc(sizeof(float) * (size_t)(lda * (ta ? k : m)));
+	float *b = malloc(sizeof(float) * (size_t)(ldb * (tb ? n : k)));
+	float *c = malloc(sizeof(float) * (size_t)(ldc * m));
+	double *ref = malloc(sizeof(double) * (size_t)(m * n));
+	unsigned s = 42;
+
+	for (int64_t i = 0; i < lda * (ta ? k : m); i++)
+		a[i] = frand(&s);
+	for (int64_t i = 0; i < ldb * (tb ? n : k); i++)
+		b[i] = frand(&s);
+	for (int64_t i = 0; i < ldc * m; i++)
+		c[i] = frand(&s);
+	for (int64_t i = 0; i < m; i++)
+		for (int64_t j = 0; j < n; j++) {
+			double acc = 0;
+
+			for (int64_t p = 0; p < k; p++)
+				acc += (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+				       (tb ? b[j * ldb + p] : b[p * ldb + j]);
+			ref[i * n + j] = alpha * acc +
+					 (beta != 0.0f ? beta * c[i * ldc + j] : 0.0);
+		}
+	assert_null(sgemm(tp, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
+	for (int64_t i = 0; i < m; i++)
+		for (int64_t j = 0; j < n; j++) {
+			double d = fabs(ref[i * n + j] - c[i * ldc + j]);
+
+			if (d > 1e-4 * (1 + sqrt((double)k))) {
+				fprintf(stderr, "m=%ld n=%ld k=%ld ta=%d tb=%d (%ld,%ld): expected %g got %g\n",
+					(long)m, (long)n, (long)k, ta, tb, (long)i,
+					(long)j, ref[i * n + j], c[i * ldc + j]);
+				fail();
+			}
+		}
+	free(a);
+	free(b);
+	free(c);
+	free(ref);
+}
+
+static void sgemm_matches_naive_loop(void **state)
+{
+	static const int64_t dims[][3] = {
+		{ 1, 1, 1 },	 { 1, 1000, 512 }, { 3, 17, 5 },   { 12, 32, 256 },
+		{ 13, 33, 257 }, { 64, 49, 576 },  { 127, 300, 70 }, { 250, 129, 600 },
+		{ 7, 5, 3 },	 { 5, 64, 9 },
+	};
+	threadpool *tp;
+
+	(void)state;
+	assert_null(threadpool_create(2, &tp));
+	for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++)
+		for (int t = 0; t < 4; t++) {
+			check_case(tp, t & 1, t & 2, dims[d][0], dims[d][1],
+				   dims[d][2], 1.0f, 0.0f);
+			check_case(NULL, t & 1, t & 2, dims[d][0], dims[d][1],
+				   dims[d][2], 0.5f, 0.25f);
+		}
+	threadpool_destroy(tp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sgemm_matches_naive_loop),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
