@@ -16,21 +16,12 @@ static const cpu_kernel *const families[] = {
 	cpu_kernels_reduce,
 };
 
-static bool same_domain(const char *a, const char *b)
-{
-	if (!a || !strcmp(a, "ai.onnx"))
-		a = "";
-	if (!b || !strcmp(b, "ai.onnx"))
-		b = "";
-	return !strcmp(a, b);
-}
-
 const cpu_kernel *cpu_kernel_find(const char *domain, const char *op_type)
 {
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++)
 		for (const cpu_kernel *k = families[f]; k->op_type; k++)
 			if (!strcmp(k->op_type, op_type) &&
-			    same_domain(k->domain, domain))
+			    ir_domain_equal(k->domain, domain))
 				return k;
 	return NULL;
 }

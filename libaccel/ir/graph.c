@@ -360,3 +360,12 @@ const float *ir_attr_floats(const ir_node *n, const char *name, size_t *out_coun
 	*out_count = a->count;
 	return a->floats ? a->floats : empty_floats;
 }
+
+bool ir_domain_equal(const char *a, const char *b)
+{
+	if (!a || !strcmp(a, "ai.onnx"))
+		a = "";
+	if (!b || !strcmp(b, "ai.onnx"))
+		b = "";
+	return !strcmp(a, b);
+}

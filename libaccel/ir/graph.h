@@ -133,4 +133,8 @@ const float *ir_attr_floats(const ir_node *n, const char *name, size_t *out_coun
 
 void ir_attr_clear(ir_attr *a);
 
+/* Operator domains compare equal when both name the default ONNX domain
+ * ("" or "ai.onnx", NULL counting as ""), or are the same string. */
+bool ir_domain_equal(const char *a, const char *b);
+
 #endif /* ACCEL_IR_GRAPH_H */

@@ -187,16 +187,9 @@ static accel_status load_attr(load_ctx *lc, ir_graph *g, const AccelOnnx__Attrib
 
 static int opset_of(const AccelOnnx__Model *m, const char *domain)
 {
-	if (!domain || !strcmp(domain, "ai.onnx"))
-		domain = "";
-	for (size_t i = 0; m && i < m->n_opset_import; i++) {
-		const char *d = m->opset_import[i]->domain;
-
-		if (!d || !strcmp(d, "ai.onnx"))
-			d = "";
-		if (!strcmp(d, domain))
+	for (size_t i = 0; m && i < m->n_opset_import; i++)
+		if (ir_domain_equal(m->opset_import[i]->domain, domain))
 			return (int)m->opset_import[i]->version;
-	}
 	return 0;
 }
 

@@ -16,21 +16,12 @@ static const op_schema *const families[] = {
 	op_schemas_reduce,
 };
 
-static bool same_domain(const char *a, const char *b)
-{
-	if (!a || !strcmp(a, "ai.onnx"))
-		a = "";
-	if (!b || !strcmp(b, "ai.onnx"))
-		b = "";
-	return !strcmp(a, b);
-}
-
 const op_schema *op_schema_find(const char *domain, const char *op_type)
 {
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++)
 		for (const op_schema *s = families[f]; s->op_type; s++)
 			if (!strcmp(s->op_type, op_type) &&
-			    same_domain(s->domain, domain))
+			    ir_domain_equal(s->domain, domain))
 				return s;
 	return NULL;
 }
