@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * conv.c - Conv and ConvTranspose on the CPU, float32.
+ * conv.c - Conv and ConvTranspose on the CPU (float32), ConvInteger and
+ * QLinearConv (8-bit, direct and exact).
  *
- * Conv lowers each (image, group) to one SGEMM: W_g [M/g x C/g*k] times the
- * im2col matrix [C/g*k x out], with no im2col at all for pointwise
- * convolutions. Convolutions with one input channel per group (depthwise)
- * run directly, since a GEMM with K = kernel size wastes the machine.
- * ConvTranspose is the adjoint: W_g^T times X, then col2im scatters.
+ * Conv is SGEMM: W_g [M/g x C/g*k] times the im2col matrix [C/g*k x out].
+ * The matrix is built and packed per L2-sized block of output positions,
+ * one task per block; pointwise convolutions pack X directly, and stride-1
+ * 2-D convolutions skip im2col (implicit GEMM over a padded input, below).
+ * Bias and a fused Relu/Clip ride in the GEMM epilogue. Convolutions with
+ * one input channel per group (depthwise) run directly and vectorized,
+ * since a GEMM with K = kernel size wastes the machine. ConvTranspose is the
+ * adjoint: W_g^T times X, then col2im scatters.
  */
 #include "cpu/gemm.h"
 #include "cpu/nn_kernels.h"
@@ -838,5 +842,146 @@ NN_KERNEL(cpu_conv_transpose)
 				     &cj);
 		}
 	free(col);
+	return NULL;
+}
+
+/*
+ * ---- ConvInteger and QLinearConv: quantized, run directly ----
+ * Exact int64 sums of (x - x_zero) * (w - w_zero); correctness over speed.
+ */
+typedef struct qconv {
+	win3 g;
+	const accel_tensor *x, *w, *xz, *wz, *b;
+	int64_t cin, cout, cg, mg;
+} qconv;
+
+/* Zero point |z| for channel m: absent 0, scalar, or one per channel. */
+static int64_t zero_at(const accel_tensor *z, int64_t m)
+{
+	if (!z || tensor_numel(z) == 0)
+		return 0;
+	return tensor_get_i64(z, tensor_numel(z) == 1 ? 0 : m);
+}
+
+static int64_t qconv_at(const qconv *q, int64_t n, int64_t m, int64_t oz,
+			int64_t oy, int64_t ox)
+{
+	const win3 *g = &q->g;
+	int64_t c0 = m / q->mg * q->cg, xz = zero_at(q->xz, 0);
+	int64_t wz = zero_at(q->wz, m), acc = q->b ? tensor_get_i64(q->b, m) : 0;
+
+	for (int64_t c = 0; c < q->cg; c++)
+		for (int64_t kk = 0; kk < g->k_sp; kk++) {
+			int64_t kx = kk % g->k[2], ky = kk / g->k[2] % g->k[1];
+			int64_t kz = kk / (g->k[2] * g->k[1]);
+			int64_t iz = oz * g->s[0] - g->pb[0] + kz * g->d[0];
+			int64_t iy = oy * g->s[1] - g->pb[1] + ky * g->d[1];
+			int64_t ix = ox * g->s[2] - g->pb[2] + kx * g->d[2];
+			int64_t xi = (((n * q->cin + c0 + c) * g->in[0] + iz) *
+				      g->in[1] + iy) * g->in[2] + ix;
+
+			if (iz < 0 || iz >= g->in[0] || iy < 0 || iy >= g->in[1] ||
+			    ix < 0 || ix >= g->in[2])
+				continue;
+			acc += (tensor_get_i64(q->x, xi) - xz) *
+			       (tensor_get_i64(q->w, (m * q->cg + c) * g->k_sp + kk) - wz);
+		}
+	return acc;
+}
+
+static accel_status qconv_setup(const cpu_ctx *ctx, const accel_tensor *x,
+				const accel_tensor *w, qconv *q)
+{
+	int64_t group = ir_attr_int(ctx->node, "group", 1);
+	nn_window win;
+
+	for (int i = 0; i < 2; i++) {
+		accel_dtype dt = (i ? w : x)->dtype;
+
+		if (dt != ACCEL_DTYPE_U8 && dt != ACCEL_DTYPE_I8)
+			return status_unsupported("input '%s' of type %s (uint8 or int8 expected)",
+						  i ? "w" : "x", accel_dtype_name(dt));
+	}
+	ACCEL_TRY(nn_window_forward(ctx->node, x->rank - 2, x->dims + 2,
+				    w->dims + 2, false, &win));
+	ACCEL_TRY(win3_from(&win, &q->g));
+	q->x = x;
+	q->w = w;
+	q->cin = x->dims[1];
+	q->cout = w->dims[0];
+	q->cg = q->cin / group;
+	q->mg = q->cout / group;
+	return NULL;
+}
+
+/* Calls fn(q, out index, exact sum) for every output element. */
+static void qconv_each(const qconv *q, int64_t batch,
+		       void (*fn)(const qconv *, int64_t, int64_t, void *),
+		       void *arg)
+{
+	const win3 *g = &q->g;
+	int64_t o = 0;
+
+	for (int64_t n = 0; n < batch; n++)
+		for (int64_t m = 0; m < q->cout; m++)
+			for (int64_t oz = 0; oz < g->out[0]; oz++)
+				for (int64_t oy = 0; oy < g->out[1]; oy++)
+					for (int64_t ox = 0; ox < g->out[2]; ox++, o++)
+						fn(q, o, qconv_at(q, n, m, oz, oy, ox), arg);
+}
+
+static void store_i32(const qconv *q, int64_t o, int64_t v, void *arg)
+{
+	((int32_t *)((accel_tensor *)arg)->data)[o] = (int32_t)v;
+}
+
+NN_KERNEL(cpu_conv_integer)
+{
+	qconv q = { 0 };
+
+	ACCEL_TRY(qconv_setup(ctx, in[0], in[1], &q));
+	q.xz = n_in > 2 ? in[2] : NULL;
+	q.wz = n_in > 3 ? in[3] : NULL;
+	qconv_each(&q, in[0]->dims[0], store_i32, out[0]);
+	return NULL;
+}
+
+typedef struct qlinear_out {
+	accel_tensor *y;
+	const accel_tensor *ws;
+	double xs, ys;
+	int64_t yz, lo, hi;
+} qlinear_out;
+
+static void store_quant(const qconv *q, int64_t o, int64_t v, void *arg)
+{
+	const qlinear_out *qo = arg;
+	int64_t m = o / q->g.out_sp % q->cout;
+	double ws = tensor_get_f64(qo->ws, tensor_numel(qo->ws) == 1 ? 0 : m);
+	double r = nearbyint((double)v * qo->xs * ws / qo->ys) + (double)qo->yz;
+
+	r = r < qo->lo ? qo->lo : r > qo->hi ? qo->hi : r;
+	tensor_set_i64(qo->y, o, (int64_t)r);
+}
+
+NN_KERNEL(cpu_qlinear_conv)
+{
+	qconv q = { 0 };
+	qlinear_out qo;
+
+	ACCEL_TRY(qconv_setup(ctx, in[0], in[3], &q));
+	q.xz = in[2];
+	q.wz = in[5];
+	q.b = n_in > 8 ? in[8] : NULL;
+	qo.y = out[0];
+	qo.ws = in[4];
+	qo.xs = tensor_get_f64(in[1], 0);
+	qo.ys = tensor_get_f64(in[6], 0);
+	qo.yz = zero_at(in[7], 0);
+	qo.lo = out[0]->dtype == ACCEL_DTYPE_I8 ? -128 : 0;
+	qo.hi = out[0]->dtype == ACCEL_DTYPE_I8 ? 127 : 255;
+	if (qo.ys == 0)
+		return status_invalid("input 'y_scale' is zero");
+	qconv_each(&q, in[0]->dims[0], store_quant, &qo);
 	return NULL;
 }

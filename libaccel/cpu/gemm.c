@@ -3,12 +3,13 @@
  * gemm.c - blocked, packed SGEMM in the style of BLIS/GotoBLAS.
  *
  * B is packed once, in parallel, into NR-wide slivers that hold all of K
- * (Conv writes that layout straight from im2col). Tasks over (MC rows x NC
- * columns) blocks then walk K in KC-deep slices, pack their MR-tall slivers
- * of A on the stack (L2-sized; a plain row-major A is used in place) and
- * run the micro-kernel: two barriers per
- * call, none per slice. alpha is folded into the packing of A; beta
- * applies on the first K slice only, later slices accumulate.
+ * (Conv packs its im2col blocks itself; a B with few rows of A to serve is
+ * read in place). Tasks over (MC rows x NC columns) blocks then walk K in
+ * KC-deep slices and run the register-tiled micro-kernel; a row-major A is
+ * read in place, other A slivers are packed on the stack. Two barriers per
+ * call, none per slice. alpha is folded into the packing of A; beta applies
+ * on the first K slice only, later slices accumulate; an optional epilogue
+ * adds a per-row bias and clamps while the tile is still in registers.
  */
 #include "cpu/gemm.h"
 

@@ -394,6 +394,8 @@ static accel_status cpu_dropout(const cpu_ctx *ctx, accel_tensor *const *in,
 const cpu_kernel cpu_kernels_nn[] = {
 	{ "Conv", "", cpu_conv },
 	{ "ConvTranspose", "", cpu_conv_transpose },
+	{ "ConvInteger", "", cpu_conv_integer },
+	{ "QLinearConv", "", cpu_qlinear_conv },
 	{ "Gemm", "", cpu_gemm },
 	{ "MatMul", "", cpu_matmul },
 	{ "BatchNormalization", "", cpu_batchnorm },

@@ -16,6 +16,8 @@
 
 NN_KERNEL(cpu_conv);
 NN_KERNEL(cpu_conv_transpose);
+NN_KERNEL(cpu_conv_integer);
+NN_KERNEL(cpu_qlinear_conv);
 NN_KERNEL(cpu_maxpool);
 NN_KERNEL(cpu_averagepool);
 NN_KERNEL(cpu_lppool);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pool.c - MaxPool, AveragePool, LpPool and their Global forms on the CPU.
+ * pool.c - MaxPool, AveragePool, LpPool, their Global forms and MaxUnpool
+ * on the CPU.
  *
  * float32 runs on its own data; other types are widened to double first
  * (exact for every integer and float type the tests use) and narrowed back,

@@ -249,19 +249,18 @@ static accel_status conv_check(const accel_tensor *x, const accel_tensor *w,
 	return NULL;
 }
 
-static accel_status infer_conv(const op_ctx *ctx, accel_tensor *const *in,
-			       int n_in, accel_tensor *const *out, int n_out)
+/* Conv's output shape from X, W and B (NULL), with element type |dt|. */
+static accel_status conv_shape(const op_ctx *ctx, const accel_tensor *x,
+			       const accel_tensor *w, const accel_tensor *b,
+			       accel_dtype dt, accel_tensor *y)
 {
-	const accel_tensor *x = in[0], *w = in[1];
-	const accel_tensor *b = n_in > 2 ? in[2] : NULL;
 	int64_t group = ir_attr_int(ctx->node, "group", 1), dims[ACCEL_MAX_RANK];
 	int rank = x->rank >= 0 ? x->rank : w->rank;
 	nn_window win;
 
-	ACCEL_TRY(need_float(x, "X"));
 	ACCEL_TRY(conv_check(x, w, group));
 	if (rank < 0) {
-		set_unknown(out[0], x->dtype);
+		set_unknown(y, dt);
 		return NULL;
 	}
 	if (!rank_unknown(x) && !rank_unknown(w)) {
@@ -293,8 +292,38 @@ static accel_status infer_conv(const op_ctx *ctx, accel_tensor *const *in,
 	dims[1] = rank_unknown(w) ? -1 : w->dims[0];
 	for (int i = 2; i < rank; i++)
 		dims[i] = win.out[i - 2];
-	op_set_output(out[0], x->dtype, rank, dims);
+	op_set_output(y, dt, rank, dims);
 	return NULL;
+}
+
+static accel_status infer_conv(const op_ctx *ctx, accel_tensor *const *in,
+			       int n_in, accel_tensor *const *out, int n_out)
+{
+	ACCEL_TRY(need_float(in[0], "X"));
+	return conv_shape(ctx, in[0], in[1], n_in > 2 ? in[2] : NULL,
+			  in[0]->dtype, out[0]);
+}
+
+/* ConvInteger: x, w, x_zero_point, w_zero_point -> int32. */
+static accel_status infer_conv_integer(const op_ctx *ctx,
+				       accel_tensor *const *in, int n_in,
+				       accel_tensor *const *out, int n_out)
+{
+	return conv_shape(ctx, in[0], in[1], NULL, ACCEL_DTYPE_I32, out[0]);
+}
+
+/*
+ * QLinearConv: x, x_scale, x_zero_point, w, w_scale, w_zero_point,
+ * y_scale, y_zero_point, B -> the type of y_zero_point.
+ */
+static accel_status infer_qlinear_conv(const op_ctx *ctx,
+				       accel_tensor *const *in, int n_in,
+				       accel_tensor *const *out, int n_out)
+{
+	accel_dtype dt = in[7] ? in[7]->dtype : ACCEL_DTYPE_U8;
+
+	return conv_shape(ctx, in[0], in[3], n_in > 8 ? in[8] : NULL, dt,
+			  out[0]);
 }
 
 static accel_status infer_conv_transpose(const op_ctx *ctx,
@@ -615,6 +644,8 @@ static accel_status infer_dropout(const op_ctx *ctx, accel_tensor *const *in,
 const op_schema op_schemas_nn[] = {
 	{ "Conv", "", 2, 3, 1, 1, infer_conv },
 	{ "ConvTranspose", "", 2, 3, 1, 1, infer_conv_transpose },
+	{ "ConvInteger", "", 2, 4, 1, 1, infer_conv_integer },
+	{ "QLinearConv", "", 8, 9, 1, 1, infer_qlinear_conv },
 	{ "Gemm", "", 2, 3, 1, 1, infer_gemm },
 	{ "MatMul", "", 2, 2, 1, 1, infer_matmul },
 	{ "BatchNormalization", "", 5, 5, 1, 5, infer_batchnorm },
