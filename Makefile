@@ -46,10 +46,12 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 CONF_BIN := $(O)/tests/conformance
 BADINPUT_BIN := $(O)/tests/badinput
 
-KDIR ?= /lib/modules/$(shell uname -r)/build
+# The running kernel's build tree, else Debian's newest installed headers.
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
 
 .PHONY: all lib tools module tests deps run check check-unit check-conformance \
-	check-models check-badinput check-asan check-kernel bench clean install format lint
+	check-models check-badinput check-asan check-kernel bench bench-kernel clean install format lint
 .DEFAULT_GOAL := all
 
 all: lib tools module
@@ -114,12 +116,21 @@ $(BADINPUT_BIN): tests/badinput/badinput.c $(LIB_SO)
 	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(TOOL_LDFLAGS) -lcmocka -lm
 
 # ---- kernel module (issue: kmod); skipped when no kernel headers ----
+# Our O=, SAN= and friends must not leak into kbuild (O= means something
+# else there), hence the clean environment.
 module:
-	@if [ -f kmod/Kbuild ] && [ -d "$(KDIR)" ]; then \
-		$(MAKE) -C "$(KDIR)" M=$(CURDIR) modules; \
+	@if [ -f kmod/Kbuild ] && [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
+		env -u MAKEFLAGS -u MAKEOVERRIDES -u MFLAGS \
+			$(MAKE) -C "$(KDIR)" M=$(CURDIR) modules; \
 	else \
-		echo "module: skipped (no kernel headers at $(KDIR) or no kmod sources)"; \
+		echo "module: skipped (no kernel headers found; set KDIR=)"; \
 	fi
+
+check-kernel:
+	./tests/kernel/run.sh
+
+bench-kernel:
+	./tests/kernel/bench.sh
 
 # ---- set-up, demo and tests ----
 deps:
@@ -164,4 +175,5 @@ lint:
 		--suppress=missingIncludeSystem $(LIB_SRCS) tools
 
 clean:
-	rm -rf $(O) build-asan
+	rm -rf $(O) build-asan build-kernel
+	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then env -u MAKEFLAGS -u MAKEOVERRIDES -u MFLAGS $(MAKE) -C "$(KDIR)" M=$(CURDIR) clean; fi

@@ -16,6 +16,11 @@
 # "N passed, N failed, N skipped", counting suites.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
+# Run from make (make check O=DIR), the caller's variables arrive through
+# MAKEFLAGS and would reach every make below: O= in particular means the
+# output directory to the kernel's build system. Each make here says what
+# it wants.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
 if [ $# -lt 1 ]; then
 	echo "usage: $0 BUILD_DIR [unit|conformance|models|badinput|asan|kernel...]" >&2

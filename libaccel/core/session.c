@@ -197,7 +197,7 @@ static accel_status run_step(const ir_graph *g, const plan_step *ps, threadpool 
 					  accel_dtype_name(out[i]->dtype),
 					  tensor_shape_str(out[i], buf, sizeof(buf)));
 		else
-			st = tensor_alloc(out[i]);
+			st = tensor_alloc_uninit(out[i]);
 	}
 	if (!st)
 		st = ps->kernel->exec(&cctx, in, n->n_inputs, out, n->n_outputs);

@@ -160,7 +160,7 @@ accel_status tensor_new_shape(accel_dtype dtype, int rank, const int64_t *dims,
 	return NULL;
 }
 
-accel_status tensor_alloc(accel_tensor *t)
+static accel_status alloc_storage(accel_tensor *t, bool zero)
 {
 	int64_t n = tensor_numel(t);
 	size_t es = accel_dtype_size(t->dtype);
@@ -190,10 +190,23 @@ accel_status tensor_alloc(accel_tensor *t)
 				    "out of memory allocating %zu bytes for a tensor of shape %s",
 				    bytes, tensor_shape_str(t, buf, sizeof(buf)));
 	}
-	memset(t->data, 0, alloc);
+	if (zero)
+		memset(t->data, 0, alloc);
+	else if (alloc > bytes) /* keep the padding defined */
+		memset((char *)t->data + bytes, 0, alloc - bytes);
 	t->nbytes = bytes;
 	t->owns_data = true;
 	return NULL;
+}
+
+accel_status tensor_alloc(accel_tensor *t)
+{
+	return alloc_storage(t, true);
+}
+
+accel_status tensor_alloc_uninit(accel_tensor *t)
+{
+	return alloc_storage(t, false);
 }
 
 accel_status tensor_new(accel_dtype dtype, int rank, const int64_t *dims,

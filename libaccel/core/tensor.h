@@ -32,6 +32,8 @@ accel_status tensor_new_shape(accel_dtype dtype, int rank, const int64_t *dims,
 			      accel_tensor **out);
 /* Allocate (aligned, zeroed) storage for a tensor made by tensor_new_shape. */
 accel_status tensor_alloc(accel_tensor *t);
+/* Same without zeroing: for kernel outputs, which write every element. */
+accel_status tensor_alloc_uninit(accel_tensor *t);
 /* Shape + storage in one step. */
 accel_status tensor_new(accel_dtype dtype, int rank, const int64_t *dims,
 		        accel_tensor **out);

@@ -138,6 +138,8 @@ static accel_status read_external(const AccelOnnx__Tensor *tp, const char *base_
 				      (unsigned long long)offset);
 		goto out;
 	}
+	if ((st = tensor_alloc(t)))
+		goto out;
 	while (done < t->nbytes) {
 		ssize_t n = pread(fd, (char *)t->data + done, t->nbytes - done,
 				  (off_t)(offset + done));
@@ -165,6 +167,19 @@ static accel_status check_count(const AccelOnnx__Tensor *tp, const char *field,
 	return NULL;
 }
 
+/* The typed field that holds |dt| must have exactly |n| values. */
+static accel_status check_typed_count(const AccelOnnx__Tensor *tp, accel_dtype dt, int64_t n)
+{
+	switch (dt) {
+	case ACCEL_DTYPE_F32: return check_count(tp, "float_data", tp->n_float_data, n);
+	case ACCEL_DTYPE_F64: return check_count(tp, "double_data", tp->n_double_data, n);
+	case ACCEL_DTYPE_I64: return check_count(tp, "int64_data", tp->n_int64_data, n);
+	case ACCEL_DTYPE_U32:
+	case ACCEL_DTYPE_U64: return check_count(tp, "uint64_data", tp->n_uint64_data, n);
+	default: return check_count(tp, "int32_data", tp->n_int32_data, n);
+	}
+}
+
 /* Fill |t| from the typed repeated field that matches its dtype. */
 static accel_status read_typed(const AccelOnnx__Tensor *tp, accel_tensor *t)
 {
@@ -174,31 +189,25 @@ static accel_status read_typed(const AccelOnnx__Tensor *tp, accel_tensor *t)
 		return NULL;
 	switch (t->dtype) {
 	case ACCEL_DTYPE_F32:
-		ACCEL_TRY(check_count(tp, "float_data", tp->n_float_data, n));
 		memcpy(t->data, tp->float_data, (size_t)n * 4);
 		return NULL;
 	case ACCEL_DTYPE_F64:
-		ACCEL_TRY(check_count(tp, "double_data", tp->n_double_data, n));
 		memcpy(t->data, tp->double_data, (size_t)n * 8);
 		return NULL;
 	case ACCEL_DTYPE_I64:
-		ACCEL_TRY(check_count(tp, "int64_data", tp->n_int64_data, n));
 		memcpy(t->data, tp->int64_data, (size_t)n * 8);
 		return NULL;
 	case ACCEL_DTYPE_U32:
 	case ACCEL_DTYPE_U64:
-		ACCEL_TRY(check_count(tp, "uint64_data", tp->n_uint64_data, n));
 		for (int64_t i = 0; i < n; i++)
 			tensor_set_i64(t, i, (int64_t)tp->uint64_data[i]);
 		return NULL;
 	case ACCEL_DTYPE_F16:
 	case ACCEL_DTYPE_BF16:
-		ACCEL_TRY(check_count(tp, "int32_data", tp->n_int32_data, n));
 		for (int64_t i = 0; i < n; i++)
 			((uint16_t *)t->data)[i] = (uint16_t)tp->int32_data[i];
 		return NULL;
 	default: /* int32, int16, int8, uint16, uint8, bool */
-		ACCEL_TRY(check_count(tp, "int32_data", tp->n_int32_data, n));
 		for (int64_t i = 0; i < n; i++)
 			tensor_set_i64(t, i, tp->int32_data[i]);
 		return NULL;
@@ -211,6 +220,7 @@ accel_status onnx_tensor_convert(const AccelOnnx__Tensor *tp, const char *base_d
 	accel_dtype dt = (accel_dtype)(tp->has_data_type ? tp->data_type : 0);
 	accel_tensor *t = NULL;
 	accel_status st;
+	int64_t n;
 
 	if (dt == ACCEL_DTYPE_STRING)
 		return status_unsupported("tensor '%s': string tensors are not supported",
@@ -226,13 +236,14 @@ accel_status onnx_tensor_convert(const AccelOnnx__Tensor *tp, const char *base_d
 			return status_bad_model("tensor '%s': dimension %zu is negative (%lld)",
 						tname(tp), i, (long long)tp->dims[i]);
 	ACCEL_TRY(tensor_new_shape(dt, (int)tp->n_dims, tp->dims, &t));
-	if (tensor_numel(t) < 0) {
+	n = tensor_numel(t);
+	if (n < 0 || (uint64_t)n > SIZE_MAX / 8) {
 		st = status_bad_model("tensor '%s': its shape overflows", tname(tp));
 		goto fail;
 	}
-	st = tensor_alloc(t);
-	if (st)
-		goto fail;
+	/* Sizes are checked against the payload before anything is allocated,
+	 * so a corrupt shape cannot ask for absurd amounts of memory. */
+	t->nbytes = (size_t)n * accel_dtype_size(dt);
 	if (tp->has_data_location &&
 	    tp->data_location == ACCEL_ONNX__TENSOR__DATA_LOCATION__EXTERNAL) {
 		st = read_external(tp, base_dir, t);
@@ -243,13 +254,19 @@ accel_status onnx_tensor_convert(const AccelOnnx__Tensor *tp, const char *base_d
 					      accel_dtype_name(dt), t->nbytes);
 			goto fail;
 		}
+		if ((st = tensor_alloc(t)))
+			goto fail;
 		if (t->nbytes)
 			memcpy(t->data, tp->raw_data.data, t->nbytes);
 		if (dt == ACCEL_DTYPE_BOOL) /* normalise to 0/1 */
 			for (size_t i = 0; i < t->nbytes; i++)
 				((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
 	} else {
-		st = read_typed(tp, t);
+		st = check_typed_count(tp, dt, n);
+		if (!st)
+			st = tensor_alloc(t);
+		if (!st)
+			st = read_typed(tp, t);
 	}
 	if (st)
 		goto fail;

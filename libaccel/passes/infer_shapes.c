@@ -60,6 +60,15 @@ static accel_status check_arity(const ir_node *n, const op_schema *s)
 		return status_bad_model("%s has %d to %d outputs, the node has %d",
 					n->op_type, s->min_outputs, s->max_outputs,
 					n->n_outputs);
+	/* Positions below the minimum are required: "" is not allowed there. */
+	for (int i = 0; i < s->min_inputs; i++)
+		if (n->inputs[i] < 0)
+			return status_bad_model("input %d of %s is required but empty",
+						i, n->op_type);
+	for (int i = 0; i < s->min_outputs; i++)
+		if (n->outputs[i] < 0)
+			return status_bad_model("output %d of %s is required but empty",
+						i, n->op_type);
 	return NULL;
 }
 
