@@ -17,7 +17,7 @@ SOVERSION := 0
 
 CC ?= cc
 CFLAGS ?= -O3 -g
-WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 ACCEL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(ARCH_FLAGS) $(WARN) \
 	-Ilibaccel/include -Ilibaccel -I. -I$(O)/gen
 LDLIBS := -lprotobuf-c -lm -lpthread -ldl
@@ -136,11 +136,12 @@ bench-kernel:
 deps:
 	./scripts/deps.sh
 
-run: deps all
+run: deps
+	$(MAKE) -j$$(nproc) all
 	./scripts/demo.sh $(O)
 
 check: deps
-	$(MAKE) all tests
+	$(MAKE) -j$$(nproc) all tests
 	./scripts/check.sh $(O)
 
 check-unit: tests

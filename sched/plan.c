@@ -8,13 +8,32 @@ void plan_free(exec_plan *p)
 {
 	if (!p)
 		return;
-	for (int i = 0; i < p->n_steps; i++)
-		free(p->steps[i].dead);
+	for (int i = 0; i < p->n_steps; i++) {
+		plan_step *s = &p->steps[i];
+
+		if (s->state && s->kernel && s->kernel->release)
+			s->kernel->release(s->state);
+		free(s->dead);
+	}
 	free(p->steps);
 	free(p);
 }
 
-accel_status plan_build(const ir_graph *g, exec_plan **out)
+static accel_status prepare_step(const ir_graph *g, threadpool *pool, plan_step *s)
+{
+	const ir_node *n = &g->nodes[s->node];
+	accel_tensor *cin[n->n_inputs + 1];
+	cpu_ctx ctx = { .node = n, .pool = pool };
+
+	if (!s->kernel->prepare)
+		return NULL;
+	for (int i = 0; i < n->n_inputs; i++)
+		cin[i] = n->inputs[i] >= 0 ? g->values[n->inputs[i]].constant : NULL;
+	return status_annotate(s->kernel->prepare(&ctx, cin, n->n_inputs, &s->state),
+			       "node '%s' (%s)", n->name, n->op_type);
+}
+
+accel_status plan_build(const ir_graph *g, threadpool *pool, exec_plan **out)
 {
 	exec_plan *p = calloc(1, sizeof(*p));
 	int *last = malloc(sizeof(int) * ((size_t)g->n_values + 1));
@@ -48,6 +67,8 @@ accel_status plan_build(const ir_graph *g, exec_plan **out)
 		for (int k = 0; k < n->n_inputs; k++)
 			if (n->inputs[k] >= 0)
 				last[n->inputs[k]] = i;
+		if ((st = prepare_step(g, pool, s)))
+			goto fail;
 	}
 	for (int v = 0; v < g->n_values; v++) {
 		const ir_value *val = &g->values[v];

@@ -16,6 +16,7 @@ typedef struct plan_step {
 	int node;
 	const op_schema *schema;
 	const cpu_kernel *kernel;
+	void *state; /* from kernel->prepare, released with the plan */
 	int n_dead;
 	int *dead; /* values whose last use is this step */
 } plan_step;
@@ -25,7 +26,9 @@ typedef struct exec_plan {
 	plan_step *steps;
 } exec_plan;
 
-accel_status plan_build(const ir_graph *g, exec_plan **out);
+/* Bind kernels, compute liveness and run each kernel's prepare() (with
+ * |pool| available for it) on the graph's constants. */
+accel_status plan_build(const ir_graph *g, threadpool *pool, exec_plan **out);
 void plan_free(exec_plan *p);
 
 #endif /* ACCEL_SCHED_PLAN_H */

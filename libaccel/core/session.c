@@ -77,11 +77,12 @@ ACCEL_API accel_status accel_session_create(accel_model *m,
 	if (!s)
 		return status_oom("a session");
 	atomic_init(&s->refs, 1);
-	st = plan_build(m->graph, &s->plan);
+	st = threadpool_create(threads, &s->pool);
 	if (!st)
-		st = threadpool_create(threads, &s->pool);
+		st = plan_build(m->graph, s->pool, &s->plan);
 	if (st) {
 		plan_free(s->plan);
+		threadpool_destroy(s->pool);
 		free(s);
 		return status_annotate(st, "model '%s'", m->name);
 	}
@@ -170,7 +171,7 @@ static accel_status run_step(const ir_graph *g, const plan_step *ps, threadpool 
 	const ir_node *n = &g->nodes[ps->node];
 	accel_tensor *in[n->n_inputs + 1], *out[n->n_outputs + 1];
 	op_ctx octx = { .node = n, .static_infer = false };
-	cpu_ctx cctx = { .node = n, .pool = pool };
+	cpu_ctx cctx = { .node = n, .pool = pool, .state = ps->state };
 	accel_status st = NULL;
 
 	for (int i = 0; i < n->n_inputs; i++) {
