@@ -23,7 +23,8 @@ ACCEL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(ARCH_FLAGS) $(WARN) \
 LDLIBS := -lprotobuf-c -lm -lpthread -ldl
 ifeq ($(SAN),1)
   CFLAGS := -O1 -g -fno-omit-frame-pointer
-  SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+		-DACCEL_POISON_UNINIT
   SAN_LDFLAGS := -fsanitize=address,undefined
   ACCEL_CFLAGS += $(SAN_CFLAGS)
 endif

@@ -190,10 +190,17 @@ static accel_status alloc_storage(accel_tensor *t, bool zero)
 				    "out of memory allocating %zu bytes for a tensor of shape %s",
 				    bytes, tensor_shape_str(t, buf, sizeof(buf)));
 	}
-	if (zero)
+	if (zero) {
 		memset(t->data, 0, alloc);
-	else if (alloc > bytes) /* keep the padding defined */
-		memset((char *)t->data + bytes, 0, alloc - bytes);
+	} else {
+#ifdef ACCEL_POISON_UNINIT
+		/* Sanitizer builds: a kernel that leaves part of its output
+		 * unwritten produces garbage instead of lucky zeros. */
+		memset(t->data, 0xA5, bytes);
+#endif
+		if (alloc > bytes) /* keep the padding defined */
+			memset((char *)t->data + bytes, 0, alloc - bytes);
+	}
 	t->nbytes = bytes;
 	t->owns_data = true;
 	return NULL;

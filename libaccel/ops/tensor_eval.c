@@ -188,8 +188,10 @@ accel_status teval_constant_of_shape(const ir_node *node,
 	int64_t n = tensor_numel(out[0]);
 	char *d = out[0]->data;
 
-	if (!a || !a->t || !a->t->data)
-		return NULL; /* storage is zeroed: float 0 */
+	if (!a || !a->t || !a->t->data) { /* no value: float 0 */
+		memset(d, 0, (size_t)n * es);
+		return NULL;
+	}
 	for (int64_t i = 0; i < n; i++)
 		memcpy(d + i * (int64_t)es, a->t->data, es);
 	return NULL;
