@@ -34,8 +34,26 @@ static accel_status check_io(const ir_graph *g)
 	return NULL;
 }
 
+/* The optimisation level a flags word asks for, or -1 when it is invalid. */
+static int opt_level(uint32_t flags)
+{
+	if (flags & ~0xfu)
+		return -1;
+	if (!(flags & 0x8u))
+		return ACCEL_LOAD_OPT_LEVEL_MAX;
+	return (flags & 0x7u) <= ACCEL_LOAD_OPT_LEVEL_MAX ? (int)(flags & 0x7u) : -1;
+}
+
+static accel_status optimise(ir_graph *g, int level)
+{
+	ACCEL_TRY(pass_infer_shapes(g));
+	if (level >= 1)
+		ACCEL_TRY(pass_fold_constants(g));
+	return NULL;
+}
+
 static accel_status build_model(accel_context *ctx, const void *data, size_t size,
-				const char *name, const char *base_dir,
+				const char *name, const char *base_dir, int level,
 				accel_model **out)
 {
 	accel_model *m = calloc(1, sizeof(*m));
@@ -55,9 +73,7 @@ static accel_status build_model(accel_context *ctx, const void *data, size_t siz
 	if (!st)
 		st = check_io(m->graph);
 	if (!st)
-		st = pass_infer_shapes(m->graph);
-	if (!st)
-		st = pass_fold_constants(m->graph);
+		st = optimise(m->graph, level);
 	if (st) {
 		st = status_annotate(st, "model '%s'", m->name);
 		ir_graph_free(m->graph);
@@ -82,8 +98,8 @@ ACCEL_API accel_status accel_model_load(accel_context *ctx, const char *path,
 
 	if (!ctx || !path || !out_model)
 		return status_invalid("accel_model_load: NULL argument");
-	if (flags)
-		return status_invalid("accel_model_load: unknown flags 0x%x", flags);
+	if (opt_level(flags) < 0)
+		return status_invalid("accel_model_load: invalid flags 0x%x", flags);
 	ACCEL_TRY(status_annotate(onnx_read_file(path, &data, &size), "model '%s'", path));
 	dir = strdup(path);
 	if (!dir) {
@@ -95,7 +111,7 @@ ACCEL_API accel_status accel_model_load(accel_context *ctx, const char *path,
 		slash[slash == dir ? 1 : 0] = '\0';
 	else
 		strcpy(dir, ".");
-	st = build_model(ctx, data, size, path, dir, out_model);
+	st = build_model(ctx, data, size, path, dir, opt_level(flags), out_model);
 	free(dir);
 	free(data);
 	return st;
@@ -108,9 +124,9 @@ ACCEL_API accel_status accel_model_load_memory(accel_context *ctx, const void *d
 {
 	if (!ctx || (!data && size) || !out_model)
 		return status_invalid("accel_model_load_memory: NULL argument");
-	if (flags)
-		return status_invalid("accel_model_load_memory: unknown flags 0x%x", flags);
-	return build_model(ctx, data, size, name, base_dir, out_model);
+	if (opt_level(flags) < 0)
+		return status_invalid("accel_model_load_memory: invalid flags 0x%x", flags);
+	return build_model(ctx, data, size, name, base_dir, opt_level(flags), out_model);
 }
 
 ACCEL_API void accel_model_retain(accel_model *m)

@@ -164,6 +164,17 @@ typedef struct accel_value_info {
 	const char *dim_names[ACCEL_MAX_RANK]; /* symbolic names or NULL */
 } accel_value_info;
 
+/*
+ * accel_model_load flags: the graph optimisation level, 0..3. Without a
+ * level flag the highest level is used.
+ *   0  check and infer shapes only (the graph runs as written)
+ *   1  + constant folding and graph clean-ups
+ *   2  + operator fusion (Conv+BatchNorm, bias/activation, LayerNorm, GELU)
+ *   3  + layout and kernel-specific rewrites
+ */
+#define ACCEL_LOAD_OPT_LEVEL_MAX 3
+#define ACCEL_LOAD_OPT_LEVEL(n) (0x8u | ((uint32_t)(n) & 0x7u))
+
 /* Load an ONNX model. External data files are read relative to the model's
  * directory and may not leave it. */
 ACCEL_API accel_status accel_model_load(accel_context *context,
