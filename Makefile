@@ -33,7 +33,15 @@ PROTO := libaccel/onnx/accel_onnx.proto
 GEN_C := $(O)/gen/accel_onnx.pb-c.c
 GEN_H := $(O)/gen/accel_onnx.pb-c.h
 
+# OpenCL backend (ICD loader): on by default; OPENCL=0 builds without it.
+OPENCL ?= 1
 LIB_SRCS := $(sort $(wildcard libaccel/*/*.c) $(wildcard sched/*.c))
+ifeq ($(OPENCL),1)
+  LDLIBS += -lOpenCL
+  ACCEL_CFLAGS += -DACCEL_HAVE_OPENCL -DCL_TARGET_OPENCL_VERSION=120
+else
+  LIB_SRCS := $(filter-out libaccel/opencl/% libaccel/backend/opencl.c,$(LIB_SRCS))
+endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o) $(O)/obj/gen/accel_onnx.pb-c.o
 LIB_SO := $(O)/lib/libaccel.so.$(VERSION)
 LIB_A := $(O)/lib/libaccel.a
@@ -103,9 +111,9 @@ $(O)/bin/accel-run: $(TOOL_SRCS_accel-run) $(LIB_SO) libaccel/include/accel/acce
 
 # ---- tests ----
 # Unit tests may test internals: they link the static library.
-$(O)/tests/test_%: tests/unit/test_%.c $(LIB_A)
+$(O)/tests/test_%: tests/unit/test_%.c $(LIB_A) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS) -lcmocka $(SAN_LDFLAGS)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -Itests/unit -o $@ $< $(LIB_A) $(LDLIBS) -lcmocka $(SAN_LDFLAGS)
 
 # Conformance and bad-input runners use only the public API.
 $(CONF_BIN): tests/conformance/conformance.c $(LIB_SO)

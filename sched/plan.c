@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* plan.c - placement (CPU) and value liveness for one graph. */
+/* plan.c - placement, per-node preparation and value liveness for one graph. */
 #include "sched/plan.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void plan_free(exec_plan *p)
 {
@@ -11,7 +12,9 @@ void plan_free(exec_plan *p)
 	for (int i = 0; i < p->n_steps; i++) {
 		plan_step *s = &p->steps[i];
 
-		if (s->state && s->kernel && s->kernel->release)
+		if (s->state && s->device && s->device->ops->release)
+			s->device->ops->release(s->device->impl, s->state);
+		else if (s->state && !s->device && s->kernel && s->kernel->release)
 			s->kernel->release(s->state);
 		free(s->dead);
 	}
@@ -25,15 +28,72 @@ static accel_status prepare_step(const ir_graph *g, threadpool *pool, plan_step 
 	accel_tensor *cin[n->n_inputs + 1];
 	cpu_ctx ctx = { .node = n, .pool = pool };
 
-	if (!s->kernel->prepare)
-		return NULL;
 	for (int i = 0; i < n->n_inputs; i++)
 		cin[i] = n->inputs[i] >= 0 ? g->values[n->inputs[i]].constant : NULL;
+	if (s->device) {
+		if (!s->device->ops->prepare)
+			return NULL;
+		return status_annotate(s->device->ops->prepare(s->device->impl, n, cin,
+								n->n_inputs, &s->state),
+				       "node '%s' (%s) on %s", n->name, n->op_type,
+				       s->device->name);
+	}
+	if (!s->kernel->prepare)
+		return NULL;
 	return status_annotate(s->kernel->prepare(&ctx, cin, n->n_inputs, &s->state),
 			       "node '%s' (%s)", n->name, n->op_type);
 }
 
-accel_status plan_build(const ir_graph *g, threadpool *pool, exec_plan **out)
+/* Headers describing a node's inputs as known at load time. */
+static void input_headers(const ir_graph *g, const ir_node *n, accel_tensor *store,
+			  accel_tensor **in)
+{
+	for (int i = 0; i < n->n_inputs; i++) {
+		const ir_value *v;
+
+		if (n->inputs[i] < 0) {
+			in[i] = NULL;
+			continue;
+		}
+		v = &g->values[n->inputs[i]];
+		if (v->constant) {
+			in[i] = v->constant;
+			continue;
+		}
+		memset(&store[i], 0, sizeof(store[i]));
+		store[i].dtype = v->dtype;
+		store[i].rank = v->rank;
+		for (int d = 0; d < v->rank; d++)
+			store[i].dims[d] = v->dims[d];
+		in[i] = &store[i];
+	}
+}
+
+/* The first listed device that supports node |n|, or NULL (the CPU). */
+static const backend_device *place(const ir_graph *g, const ir_node *n,
+				   const backend_device *const *devices, size_t n_devices,
+				   const char **reason)
+{
+	accel_tensor store[n->n_inputs + 1], *in[n->n_inputs + 1];
+
+	if (!n_devices) {
+		*reason = "cpu: the only device of this session";
+		return NULL;
+	}
+	input_headers(g, n, store, in);
+	for (size_t d = 0; d < n_devices; d++)
+		if (devices[d]->ops->supports(devices[d]->impl, n, in, n->n_inputs)) {
+			*reason = d ? "first listed device that supports it (earlier ones do not)"
+				    : "first listed device supports it";
+			return devices[d];
+		}
+	*reason = "cpu fallback: no listed device supports it";
+	return NULL;
+}
+
+accel_status plan_build(const ir_graph *g, threadpool *pool,
+			const backend_device *const *devices, size_t n_devices,
+			exec_plan **out)
 {
 	exec_plan *p = calloc(1, sizeof(*p));
 	int *last = malloc(sizeof(int) * ((size_t)g->n_values + 1));
@@ -64,6 +124,7 @@ accel_status plan_build(const ir_graph *g, threadpool *pool, exec_plan **out)
 						n->name, n->op_type);
 			goto fail;
 		}
+		s->device = place(g, n, devices, n_devices, &s->reason);
 		for (int k = 0; k < n->n_inputs; k++)
 			if (n->inputs[k] >= 0)
 				last[n->inputs[k]] = i;

@@ -7,9 +7,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Append every device the compiled-in backends find after the CPU. */
+static accel_status add_backend_devices(accel_context *c)
+{
+	backend_device *found = NULL;
+	size_t n = 0;
+	accel_status st = backend_discover_all(&found, &n);
+	struct accel_device *all;
+
+	if (st || !n) {
+		free(found);
+		return st;
+	}
+	all = realloc(c->devices, sizeof(*all) * (c->n_devices + n));
+	if (!all) {
+		for (size_t i = 0; i < n; i++) {
+			found[i].ops->destroy(found[i].impl);
+			free(found[i].name);
+		}
+		free(found);
+		return status_oom("the device registry");
+	}
+	c->devices = all;
+	for (size_t i = 0; i < n; i++) {
+		struct accel_device *d = &c->devices[c->n_devices++];
+
+		memset(d, 0, sizeof(*d));
+		d->kind = found[i].ops->kind;
+		d->index = found[i].index;
+		d->backend = found[i];
+		d->name = strdup(found[i].name);
+	}
+	free(found);
+	return NULL;
+}
+
 ACCEL_API accel_status accel_context_create(uint32_t flags, accel_context **out_context)
 {
 	accel_context *c;
+	accel_status st;
 
 	if (!out_context)
 		return status_invalid("accel_context_create: out_context is NULL");
@@ -27,6 +63,11 @@ ACCEL_API accel_status accel_context_create(uint32_t flags, accel_context **out_
 	}
 	c->devices[0].kind = ACCEL_DEVICE_CPU;
 	c->n_devices = 1;
+	st = add_backend_devices(c);
+	if (st) {
+		accel_context_release(c);
+		return status_annotate(st, "device discovery");
+	}
 	*out_context = c;
 	return NULL;
 }
@@ -41,8 +82,14 @@ ACCEL_API void accel_context_release(accel_context *c)
 {
 	if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
-	for (size_t i = 0; i < c->n_devices; i++)
+	for (size_t i = 0; i < c->n_devices; i++) {
+		backend_device *b = &c->devices[i].backend;
+
+		if (b->ops)
+			b->ops->destroy(b->impl);
+		free(b->name);
 		free(c->devices[i].name);
+	}
 	free(c->devices);
 	free(c);
 }

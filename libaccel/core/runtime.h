@@ -3,6 +3,7 @@
 #ifndef ACCEL_CORE_RUNTIME_H
 #define ACCEL_CORE_RUNTIME_H
 
+#include "backend/backend.h"
 #include "ir/graph.h"
 
 #include <stdatomic.h>
@@ -11,6 +12,7 @@ struct accel_device {
 	accel_device_kind kind;
 	int index;
 	char *name;
+	backend_device backend; /* ops NULL for the CPU */
 };
 
 struct accel_context {

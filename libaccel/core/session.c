@@ -28,24 +28,57 @@ ACCEL_API void accel_session_options_init(accel_session_options *o)
 	o->struct_size = sizeof(*o);
 }
 
-static accel_status check_devices(accel_model *m, const char *spec)
+/*
+ * Resolve a device list ("cpu,opencl:0", "auto") into the non-CPU devices
+ * to place nodes on, in order. The CPU needs no entry: it is the fallback.
+ */
+static accel_status resolve_devices(accel_model *m, const char *spec,
+				    const backend_device ***out, size_t *out_n)
 {
-	accel_device *dev;
+	accel_context *c = m->context;
+	const backend_device **list;
 	char *copy, *tok, *save = NULL;
 	accel_status st = NULL;
+	size_t n = 0;
 
+	*out = NULL;
+	*out_n = 0;
 	if (!spec || !*spec)
 		return NULL;
+	list = calloc(c->n_devices + 1, sizeof(*list));
 	copy = strdup(spec);
-	if (!copy)
+	if (!list || !copy) {
+		free(list);
+		free(copy);
 		return status_oom("a device list");
+	}
 	for (tok = strtok_r(copy, ",", &save); tok && !st; tok = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(tok, "auto"))
-			continue; /* auto: whatever is present; the CPU always is */
-		st = accel_context_find_device(m->context, tok, &dev);
+		accel_device *dev;
+
+		if (!strcmp(tok, "auto")) {
+			/* Every accelerator, then the CPU (a cost model comes later). */
+			for (size_t i = 0; i < c->n_devices; i++)
+				if (c->devices[i].backend.ops)
+					list[n++] = &c->devices[i].backend;
+			continue;
+		}
+		st = accel_context_find_device(c, tok, &dev);
+		if (st || !dev->backend.ops)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (list[i] == &dev->backend)
+				st = status_invalid("device '%s' is listed twice", tok);
+		if (!st)
+			list[n++] = &dev->backend;
 	}
 	free(copy);
-	return st;
+	if (st || n > c->n_devices) {
+		free(list);
+		return st ? st : status_invalid("device list '%s' names devices more than once", spec);
+	}
+	*out = list;
+	*out_n = n;
+	return NULL;
 }
 
 ACCEL_API accel_status accel_session_create(accel_model *m,
@@ -53,6 +86,8 @@ ACCEL_API accel_status accel_session_create(accel_model *m,
 					    accel_session **out_session)
 {
 	accel_session_options defaults;
+	const backend_device **devs = NULL;
+	size_t n_devs = 0;
 	accel_session *s;
 	accel_status st;
 	int threads;
@@ -71,15 +106,19 @@ ACCEL_API accel_status accel_session_create(accel_model *m,
 	if (options->num_threads < 0)
 		return status_invalid("accel_session_create: num_threads %d is negative",
 				      options->num_threads);
-	ACCEL_TRY(status_annotate(check_devices(m, options->devices), "model '%s'", m->name));
+	ACCEL_TRY(status_annotate(resolve_devices(m, options->devices, &devs, &n_devs),
+				  "model '%s'", m->name));
 	threads = options->num_threads ? options->num_threads : cpu_count();
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		free(devs);
 		return status_oom("a session");
+	}
 	atomic_init(&s->refs, 1);
 	st = threadpool_create(threads, &s->pool);
 	if (!st)
-		st = plan_build(m->graph, s->pool, &s->plan);
+		st = plan_build(m->graph, s->pool, devs, n_devs, &s->plan);
+	free(devs);
 	if (st) {
 		plan_free(s->plan);
 		threadpool_destroy(s->pool);
@@ -165,56 +204,184 @@ static accel_status bind_inputs(const ir_graph *g, const accel_named_tensor *inp
 	return NULL;
 }
 
-static accel_status run_step(const ir_graph *g, const plan_step *ps, threadpool *pool,
-			     accel_tensor **vals)
-{
-	const ir_node *n = &g->nodes[ps->node];
-	accel_tensor *in[n->n_inputs + 1], *out[n->n_outputs + 1];
-	op_ctx octx = { .node = n, .static_infer = false };
-	cpu_ctx cctx = { .node = n, .pool = pool, .state = ps->state };
-	accel_status st = NULL;
+/*
+ * A run's values. A value lives on the host, on one device, or both; a copy
+ * is made on demand when a consumer needs it elsewhere, and both copies die
+ * together when the value does.
+ */
+typedef struct run_values {
+	const ir_graph *g;
+	accel_tensor **host;
+	accel_tensor **dev;
+} run_values;
 
+static const backend_device *dev_of(const accel_tensor *t)
+{
+	return t && t->on_device ? (const backend_device *)t->free_ctx : NULL;
+}
+
+static accel_status host_value(run_values *rv, int v, accel_tensor **out)
+{
+	if (!rv->host[v]) {
+		if (!rv->dev[v])
+			return status_error(ACCEL_INTERNAL, "value '%s' has no value",
+					    rv->g->values[v].name);
+		ACCEL_TRY(backend_tensor_download(dev_of(rv->dev[v]), rv->dev[v], &rv->host[v]));
+	}
+	*out = rv->host[v];
+	return NULL;
+}
+
+static accel_status device_value(run_values *rv, int v, const backend_device *d,
+				 accel_tensor **out)
+{
+	accel_tensor *h = NULL, *t = NULL;
+
+	if (rv->dev[v] && dev_of(rv->dev[v]) == d) {
+		*out = rv->dev[v];
+		return NULL;
+	}
+	ACCEL_TRY(host_value(rv, v, &h));
+	ACCEL_TRY(backend_tensor_upload(d, h, &t));
+	accel_tensor_release(rv->dev[v]); /* a copy on another device */
+	rv->dev[v] = t;
+	*out = t;
+	return NULL;
+}
+
+static void drop_value(run_values *rv, int v)
+{
+	accel_tensor_release(rv->host[v]);
+	accel_tensor_release(rv->dev[v]);
+	rv->host[v] = rv->dev[v] = NULL;
+}
+
+/* Shape-only views of a device step's inputs, for its schema. */
+static void shape_views(accel_tensor *const *in, const bool *on_host, int n,
+			accel_tensor *store, accel_tensor **views)
+{
+	for (int i = 0; i < n; i++) {
+		if (!in[i] || on_host[i]) {
+			views[i] = in[i];
+			continue;
+		}
+		memset(&store[i], 0, sizeof(store[i]));
+		store[i].dtype = in[i]->dtype;
+		store[i].rank = in[i]->rank;
+		memcpy(store[i].dims, in[i]->dims, sizeof(store[i].dims));
+		views[i] = &store[i];
+	}
+}
+
+static accel_status gather_inputs(run_values *rv, const ir_node *n, const plan_step *ps,
+				  accel_tensor **in, bool *on_host)
+{
 	for (int i = 0; i < n->n_inputs; i++) {
-		in[i] = n->inputs[i] >= 0 ? vals[n->inputs[i]] : NULL;
-		if (n->inputs[i] >= 0 && !in[i])
-			return status_error(ACCEL_INTERNAL, "input '%s' has no value",
-					    g->values[n->inputs[i]].name);
+		int v = n->inputs[i];
+
+		in[i] = NULL;
+		on_host[i] = true;
+		if (v < 0)
+			continue;
+		if (!ps->device || rv->g->values[v].constant) {
+			ACCEL_TRY(host_value(rv, v, &in[i]));
+		} else {
+			ACCEL_TRY(device_value(rv, v, ps->device, &in[i]));
+			on_host[i] = false;
+		}
 	}
+	return NULL;
+}
+
+/* True when inference already produced every output's data; otherwise
+ * drop partial results so the device computes them all. */
+static bool outputs_computed(accel_tensor **out, int n)
+{
+	bool all = true;
+
+	for (int i = 0; i < n; i++)
+		if (out[i] && !out[i]->data)
+			all = false;
+	for (int i = 0; i < n && !all; i++)
+		if (out[i] && out[i]->data && out[i]->owns_data) {
+			free(out[i]->data);
+			out[i]->data = NULL;
+			out[i]->owns_data = false;
+		}
+	return all;
+}
+
+static accel_status alloc_outputs(const ir_graph *g, const ir_node *n, const plan_step *ps,
+				  accel_tensor **out)
+{
 	for (int i = 0; i < n->n_outputs; i++) {
-		out[i] = NULL;
-		if (n->outputs[i] >= 0 &&
-		    (st = tensor_new_shape(ACCEL_DTYPE_UNDEFINED, 0, NULL, &out[i])))
-			goto fail;
-	}
-	st = ps->schema->infer(&octx, in, n->n_inputs, out, n->n_outputs);
-	for (int i = 0; i < n->n_outputs && !st; i++) {
 		char buf[96];
 
 		if (!out[i] || out[i]->data)
 			continue;
 		if (out[i]->dtype == ACCEL_DTYPE_UNDEFINED || !tensor_shape_known(out[i]))
-			st = status_error(ACCEL_INTERNAL, "output '%s': inference left type %s shape %s",
-					  g->values[n->outputs[i]].name,
-					  accel_dtype_name(out[i]->dtype),
-					  tensor_shape_str(out[i], buf, sizeof(buf)));
-		else
-			st = tensor_alloc_uninit(out[i]);
+			return status_error(ACCEL_INTERNAL, "output '%s': inference left type %s shape %s",
+					    g->values[n->outputs[i]].name,
+					    accel_dtype_name(out[i]->dtype),
+					    tensor_shape_str(out[i], buf, sizeof(buf)));
+		ACCEL_TRY(ps->device ? backend_tensor_alloc(ps->device, out[i])
+				     : tensor_alloc_uninit(out[i]));
 	}
+	return NULL;
+}
+
+static accel_status run_step(run_values *rv, const plan_step *ps, threadpool *pool)
+{
+	const ir_graph *g = rv->g;
+	const ir_node *n = &g->nodes[ps->node];
+	accel_tensor *in[n->n_inputs + 1], *out[n->n_outputs + 1];
+	accel_tensor views_store[n->n_inputs + 1], *views[n->n_inputs + 1];
+	bool on_host[n->n_inputs + 1];
+	/* Device steps infer from shapes alone: their inputs' data is not
+	 * host memory (placement only picks nodes that allow this). */
+	op_ctx octx = { .node = n, .static_infer = ps->device != NULL };
+	cpu_ctx cctx = { .node = n, .pool = pool, .state = ps->state };
+	accel_status st = NULL;
+
+	for (int i = 0; i < n->n_outputs; i++)
+		out[i] = NULL;
+	if ((st = gather_inputs(rv, n, ps, in, on_host)))
+		goto fail;
+	for (int i = 0; i < n->n_outputs; i++)
+		if (n->outputs[i] >= 0 &&
+		    (st = tensor_new_shape(ACCEL_DTYPE_UNDEFINED, 0, NULL, &out[i])))
+			goto fail;
+	shape_views(in, on_host, n->n_inputs, views_store, views);
+	st = ps->schema->infer(&octx, views, n->n_inputs, out, n->n_outputs);
+	if (!st && ps->device && outputs_computed(out, n->n_outputs))
+		goto store; /* the schema computed the values (shape arithmetic) */
 	if (!st)
+		st = alloc_outputs(g, n, ps, out);
+	if (!st && ps->device)
+		st = ps->device->ops->exec(ps->device->impl, n, ps->state, in, on_host,
+					   n->n_inputs, out, n->n_outputs);
+	else if (!st)
 		st = ps->kernel->exec(&cctx, in, n->n_inputs, out, n->n_outputs);
 	if (st)
 		goto fail;
-	for (int i = 0; i < n->n_outputs; i++)
-		if (out[i])
-			vals[n->outputs[i]] = out[i];
-	for (int i = 0; i < ps->n_dead; i++) {
-		accel_tensor_release(vals[ps->dead[i]]);
-		vals[ps->dead[i]] = NULL;
+store:
+	for (int i = 0; i < n->n_outputs; i++) {
+		if (!out[i])
+			continue;
+		if (out[i]->on_device)
+			rv->dev[n->outputs[i]] = out[i];
+		else
+			rv->host[n->outputs[i]] = out[i];
 	}
+	for (int i = 0; i < ps->n_dead; i++)
+		drop_value(rv, ps->dead[i]);
 	return NULL;
 fail:
 	for (int i = 0; i < n->n_outputs; i++)
 		accel_tensor_release(out[i]);
+	if (ps->device)
+		return status_annotate(st, "node '%s' (%s) on %s", n->name, n->op_type,
+				       ps->device->name);
 	return status_annotate(st, "node '%s' (%s)", n->name, n->op_type);
 }
 
@@ -234,7 +401,7 @@ ACCEL_API accel_status accel_session_run(accel_session *s, const accel_named_ten
 					 size_t output_count, uint32_t flags)
 {
 	const ir_graph *g;
-	accel_tensor **vals;
+	run_values rv;
 	accel_status st = NULL;
 	size_t done = 0;
 
@@ -247,31 +414,61 @@ ACCEL_API accel_status accel_session_run(accel_session *s, const accel_named_ten
 	if (output_count != (size_t)g->n_outputs)
 		return status_invalid("model '%s': accel_session_run: %zu outputs requested, the model has %d",
 				      s->model->name, output_count, g->n_outputs);
-	vals = calloc((size_t)g->n_values + 1, sizeof(*vals));
-	if (!vals)
+	rv.g = g;
+	rv.host = calloc((size_t)g->n_values + 1, sizeof(*rv.host));
+	rv.dev = calloc((size_t)g->n_values + 1, sizeof(*rv.dev));
+	if (!rv.host || !rv.dev) {
+		free(rv.host);
+		free(rv.dev);
 		return status_oom("run values");
+	}
 	for (int v = 0; v < g->n_values; v++)
 		if (g->values[v].constant) {
-			vals[v] = g->values[v].constant;
-			accel_tensor_retain(vals[v]);
+			rv.host[v] = g->values[v].constant;
+			accel_tensor_retain(rv.host[v]);
 		}
-	st = bind_inputs(g, inputs, input_count, vals);
+	st = bind_inputs(g, inputs, input_count, rv.host);
 	for (int i = 0; i < s->plan->n_steps && !st; i++)
-		st = run_step(g, &s->plan->steps[i], s->pool, vals);
+		st = run_step(&rv, &s->plan->steps[i], s->pool);
 	for (; !st && done < output_count; done++) {
 		int v = g->outputs[done];
+		accel_tensor *t = NULL;
 
-		if (!vals[v])
-			st = status_error(ACCEL_INTERNAL, "output '%s' was not computed",
-					  g->values[v].name);
-		else
-			st = take_output(&g->values[v], vals[v], &out_outputs[done]);
+		st = host_value(&rv, v, &t);
+		if (!st)
+			st = take_output(&g->values[v], t, &out_outputs[done]);
 	}
 	if (st)
 		for (size_t i = 0; i < done; i++)
 			accel_tensor_release(out_outputs[i]);
 	for (int v = 0; v < g->n_values; v++)
-		accel_tensor_release(vals[v]);
-	free(vals);
+		drop_value(&rv, v);
+	free(rv.host);
+	free(rv.dev);
 	return status_annotate(st, "model '%s'", s->model->name);
+}
+
+ACCEL_API accel_status accel_session_placement(const accel_session *s, size_t index,
+					       accel_node_placement *out)
+{
+	const plan_step *ps;
+	const ir_node *n;
+
+	if (!s || !out)
+		return status_invalid("accel_session_placement: NULL argument");
+	if (index >= (size_t)s->plan->n_steps)
+		return status_error(ACCEL_NOT_FOUND, "step %zu is out of range (%d steps)", index,
+				    s->plan->n_steps);
+	ps = &s->plan->steps[index];
+	n = &s->model->graph->nodes[ps->node];
+	out->node_name = n->name;
+	out->op_type = n->op_type;
+	out->device = ps->device ? ps->device->name : "cpu";
+	out->reason = ps->reason;
+	return NULL;
+}
+
+ACCEL_API size_t accel_session_step_count(const accel_session *s)
+{
+	return s ? (size_t)s->plan->n_steps : 0;
 }

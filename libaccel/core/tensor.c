@@ -460,7 +460,9 @@ ACCEL_API void accel_tensor_release(accel_tensor *t)
 		return;
 	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	if (t->owns_data)
+	if (t->free_fn)
+		t->free_fn(t->free_ctx, t->data);
+	else if (t->owns_data)
 		free(t->data);
 	free(t);
 }

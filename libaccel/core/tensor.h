@@ -25,6 +25,10 @@ struct accel_tensor {
 	void *data;    /* NULL when not allocated or unknown */
 	size_t nbytes; /* bytes of |data| */
 	bool owns_data;
+	/* Device tensors: |data| is device memory, freed by free_fn. */
+	bool on_device;
+	void (*free_fn)(void *free_ctx, void *mem);
+	void *free_ctx;
 };
 
 /* A tensor header with shape but no storage (data NULL). */

@@ -200,6 +200,13 @@ ACCEL_API accel_status accel_model_output_info(const accel_model *model,
 					       size_t index,
 					       accel_value_info *out_info);
 ACCEL_API size_t accel_model_node_count(const accel_model *model);
+/*
+ * Write the model's graph, as optimised at load time, to |path| as
+ * Graphviz DOT (render with `dot -Tsvg`). |flags| must be 0 (other formats
+ * may get a flag later).
+ */
+ACCEL_API accel_status accel_model_dump_graph(const accel_model *model,
+					      const char *path, uint32_t flags);
 
 /* ---- sessions ---------------------------------------------------------------- */
 
@@ -209,7 +216,10 @@ typedef struct accel_session_options {
 	uint32_t struct_size;	/* sizeof(accel_session_options) */
 	uint32_t flags;		/* must be 0 */
 	int num_threads;	/* 0: all online CPUs */
-	const char *devices;	/* NULL or "cpu" */
+	const char *devices;	/* NULL or "cpu": the CPU; "auto"; or a list such
+				 * as "cpu,opencl:0,opencl:1": nodes go to the
+				 * first listed device that supports them, the
+				 * CPU taking the rest */
 } accel_session_options;
 
 ACCEL_API void accel_session_options_init(accel_session_options *options);
@@ -234,6 +244,20 @@ ACCEL_API accel_status accel_session_run(accel_session *session,
 					 size_t input_count,
 					 accel_tensor **out_outputs,
 					 size_t output_count, uint32_t flags);
+
+/* Where each step of a session's plan runs, and why (accel-run --explain). */
+typedef struct accel_node_placement {
+	const char *node_name;
+	const char *op_type;
+	const char *device; /* "cpu", "opencl:0 (…)" */
+	const char *reason;
+} accel_node_placement;
+
+/* Steps in execution order (nodes after optimisation). */
+ACCEL_API size_t accel_session_step_count(const accel_session *session);
+/* Strings are borrowed from the session. */
+ACCEL_API accel_status accel_session_placement(const accel_session *session, size_t index,
+					       accel_node_placement *out_placement);
 
 #ifdef __cplusplus
 }

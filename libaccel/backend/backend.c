@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* backend.c - discovery across backends and host<->device tensor moves. */
+#include "backend/backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef accel_status (*discover_fn)(backend_device **devs, size_t *count);
+
+/* Each compiled-in backend's discovery; see backend/<name>.c. */
+static const discover_fn discoverers[] = {
+	NULL, /* keeps the array non-empty when no backend is compiled in */
+};
+
+accel_status backend_discover_all(backend_device **devs, size_t *count)
+{
+	for (size_t i = 0; i < sizeof(discoverers) / sizeof(discoverers[0]); i++)
+		if (discoverers[i])
+			ACCEL_TRY(discoverers[i](devs, count));
+	return NULL;
+}
+
+static void device_free(void *ctx, void *mem)
+{
+	const backend_device *d = ctx;
+
+	if (mem)
+		d->ops->free(d->impl, mem);
+}
+
+accel_status backend_tensor_alloc(const backend_device *d, accel_tensor *t)
+{
+	int64_t n = tensor_numel(t);
+	size_t es = accel_dtype_size(t->dtype);
+	void *mem = NULL;
+
+	if (n < 0 || !es)
+		return status_error(ACCEL_INTERNAL, "device tensor of unknown shape or type");
+	t->nbytes = (size_t)n * es;
+	ACCEL_TRY(status_annotate(d->ops->alloc(d->impl, t->nbytes ? t->nbytes : 1, &mem),
+				  "%s: allocating %zu bytes", d->name, t->nbytes));
+	t->data = mem;
+	t->on_device = true;
+	t->owns_data = false;
+	t->free_fn = device_free;
+	t->free_ctx = (void *)d;
+	return NULL;
+}
+
+accel_status backend_tensor_upload(const backend_device *d, const accel_tensor *host,
+				   accel_tensor **out_dev)
+{
+	accel_tensor *t = NULL;
+	accel_status st;
+
+	ACCEL_TRY(tensor_new_shape(host->dtype, host->rank, host->dims, &t));
+	st = backend_tensor_alloc(d, t);
+	if (!st && host->nbytes)
+		st = status_annotate(d->ops->upload(d->impl, t->data, host->data, host->nbytes),
+				     "%s: upload of %zu bytes", d->name, host->nbytes);
+	if (st) {
+		accel_tensor_release(t);
+		return st;
+	}
+	*out_dev = t;
+	return NULL;
+}
+
+accel_status backend_tensor_download(const backend_device *d, const accel_tensor *dev,
+				     accel_tensor **out_host)
+{
+	accel_tensor *t = NULL;
+	accel_status st;
+
+	ACCEL_TRY(tensor_new(dev->dtype, dev->rank, dev->dims, &t));
+	st = t->nbytes ? d->ops->download(d->impl, t->data, dev->data, t->nbytes) : NULL;
+	if (st) {
+		accel_tensor_release(t);
+		return status_annotate(st, "%s: download of %zu bytes", d->name, dev->nbytes);
+	}
+	*out_host = t;
+	return NULL;
+}
