@@ -54,6 +54,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 CONF_BIN := $(O)/tests/conformance
 BADINPUT_BIN := $(O)/tests/badinput
+GEMM_BENCH := $(O)/tests/gemm_bench
 
 # The running kernel's build tree, else Debian's newest installed headers.
 KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
@@ -67,7 +68,7 @@ all: lib tools module
 
 lib: $(LIB_SO) $(LIB_A) $(PC)
 tools: $(TOOLS)
-tests: $(UNIT_BINS) $(CONF_BIN) $(BADINPUT_BIN)
+tests: $(UNIT_BINS) $(CONF_BIN) $(BADINPUT_BIN) $(GEMM_BENCH)
 
 # ---- generated protobuf-c code ----
 $(GEN_C) $(GEN_H) &: $(PROTO)
@@ -124,6 +125,11 @@ $(BADINPUT_BIN): tests/badinput/badinput.c $(LIB_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(TOOL_LDFLAGS) -lcmocka -lm
 
+# The GEMM microbenchmark times the internal sgemm: it links the static library.
+$(GEMM_BENCH): tests/bench/gemm_bench.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS) $(SAN_LDFLAGS)
+
 # ---- kernel module (issue: kmod); skipped when no kernel headers ----
 # Our O=, SAN= and friends must not leak into kbuild (O= means something
 # else there), hence the clean environment.
@@ -164,7 +170,7 @@ check-badinput: tests
 check-asan:
 	./scripts/check.sh $(O) asan
 
-bench: all
+bench: all $(GEMM_BENCH)
 	./scripts/bench.sh $(O)
 
 install: lib tools

