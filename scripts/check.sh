@@ -5,7 +5,8 @@
 # Suites, in order (default: all): unit conformance models badinput asan kernel
 #   unit         every BUILD_DIR/tests/test_* binary (cmocka)
 #   conformance  ONNX node tests (Debian's libonnx-testdata and the onnx
-#                wheel's) with a pass-count floor: tests/conformance/floor.txt
+#                wheel's) with a pass-count floor: tests/conformance/floor.txt,
+#                at --opt-level 0 and at --opt-level 3
 #   models       tests/models/check_models.sh BUILD_DIR (whole models vs onnxruntime)
 #   badinput     bad files and bad calls, with fixtures from make_fixtures.py
 #   asan         rebuild with SAN=1 in $ASAN_BUILD (default build-asan), then
@@ -70,9 +71,9 @@ run_conformance() {
 	[ -x "$dir/tests/conformance" ] || { echo "no $dir/tests/conformance"; return 1; }
 	# shellcheck disable=SC2046
 	"$dir/tests/conformance" $(conformance_dirs) \
-		--report "$dir/conformance-report.txt" --floor "$FLOOR" "$@"
+		--report "$dir/conformance-report${REPORT_SUFFIX:-}.txt" --floor "$FLOOR" "$@"
 	local rc=$?
-	echo "per-op table and failing cases: $dir/conformance-report.txt"
+	echo "per-op table and failing cases: $dir/conformance-report${REPORT_SUFFIX:-}.txt"
 	return $rc
 }
 
@@ -91,7 +92,17 @@ run_badinput() {
 }
 
 suite_unit() { run_unit "$B"; }
-suite_conformance() { run_conformance "$B"; }
+# At opt-level 0 (the graph as written) and at the highest level (every
+# pass), each against the floor: a pass that breaks an op shows up as a
+# difference between the two.
+suite_conformance() {
+	local rc=0
+	echo "--- conformance at --opt-level 0"
+	REPORT_SUFFIX=-O0 run_conformance "$B" --opt-level 0 || rc=1
+	echo "--- conformance at --opt-level 3"
+	REPORT_SUFFIX=-O3 run_conformance "$B" --opt-level 3 || rc=1
+	return $rc
+}
 suite_badinput() { run_badinput "$B"; }
 
 suite_models() {

@@ -4,9 +4,12 @@
  * static shape inference. Every error is prefixed with the model's name.
  */
 #include "core/runtime.h"
+#include "ir/dump.h"
 #include "onnx/onnx.h"
 #include "passes/passes.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +37,12 @@ static accel_status check_io(const ir_graph *g)
 	return NULL;
 }
 
+/*
+ * Base ops whose fused form the CPU backend runs (libaccel/cpu/fused.c);
+ * a kind joins here once its kernel exists.
+ */
+#define OPT_FUSE_KINDS (PASS_FUSE_CONV | PASS_FUSE_GEMM | PASS_FUSE_MATMUL)
+
 /* The optimisation level a flags word asks for, or -1 when it is invalid. */
 static int opt_level(uint32_t flags)
 {
@@ -44,12 +53,32 @@ static int opt_level(uint32_t flags)
 	return (flags & 0x7u) <= ACCEL_LOAD_OPT_LEVEL_MAX ? (int)(flags & 0x7u) : -1;
 }
 
+/*
+ * The pass pipeline by level:
+ *  0  shape inference only: the graph runs as written;
+ *  1  + constant folding, identity and dead-node elimination, CSE;
+ *  2  + Conv+BatchNormalization folding, GELU and LayerNormalization
+ *       recognition, bias/residual/activation fusion into com.accel ops;
+ *  3  same as 2 for now (layout passes will go here).
+ * Fusion comes after the cleanups so that patterns are not split by an
+ * Identity, and dead elimination runs last to drop what the rewrites left.
+ */
 static accel_status optimise(ir_graph *g, int level)
 {
 	ACCEL_TRY(pass_infer_shapes(g));
-	if (level >= 1)
-		ACCEL_TRY(pass_fold_constants(g));
-	return NULL;
+	if (level < 1)
+		return NULL;
+	ACCEL_TRY(pass_fold_constants(g));
+	ACCEL_TRY(pass_eliminate_identity(g));
+	ACCEL_TRY(pass_eliminate_dead(g));
+	ACCEL_TRY(pass_cse(g));
+	if (level >= 2) {
+		ACCEL_TRY(pass_fold_conv_bn(g));
+		ACCEL_TRY(pass_fuse_gelu(g));
+		ACCEL_TRY(pass_fuse_layernorm(g));
+		ACCEL_TRY(pass_fuse_activation(g, OPT_FUSE_KINDS));
+	}
+	return pass_eliminate_dead(g);
 }
 
 static accel_status build_model(accel_context *ctx, const void *data, size_t size,
@@ -200,4 +229,25 @@ ACCEL_API accel_status accel_model_output_info(const accel_model *m, size_t inde
 				    m->name, index, m->graph->n_outputs);
 	fill_info(&m->graph->values[m->graph->outputs[index]], out_info);
 	return NULL;
+}
+
+ACCEL_API accel_status accel_model_dump_graph(const accel_model *model,
+					      const char *path, uint32_t flags)
+{
+	accel_status st;
+	FILE *f;
+
+	if (!model || !path)
+		return status_invalid("accel_model_dump_graph: NULL argument");
+	if (flags)
+		return status_invalid("accel_model_dump_graph: invalid flags 0x%x", flags);
+	f = fopen(path, "w");
+	if (!f)
+		return status_error(ACCEL_IO_ERROR, "model '%s': cannot create '%s': %s",
+				    model->name, path, strerror(errno));
+	st = ir_graph_dump_dot(model->graph, f);
+	if (fclose(f) && !st)
+		st = status_error(ACCEL_IO_ERROR, "model '%s': writing '%s': %s",
+				  model->name, path, strerror(errno));
+	return status_annotate(st, "model '%s'", model->name);
 }

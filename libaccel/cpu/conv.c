@@ -7,10 +7,11 @@
  * The matrix is built and packed per L2-sized block of output positions,
  * one task per block; pointwise convolutions pack X directly, and stride-1
  * 2-D convolutions skip im2col (implicit GEMM over a padded input, below).
- * Bias and a fused Relu/Clip ride in the GEMM epilogue. Convolutions with
- * one input channel per group (depthwise) run directly and vectorized,
- * since a GEMM with K = kernel size wastes the machine. ConvTranspose is the
- * adjoint: W_g^T times X, then col2im scatters.
+ * Bias, FusedConv's residual Z and its activation (cpu/act.h) ride in the
+ * GEMM epilogue. Convolutions with one input channel per group (depthwise)
+ * run directly and vectorized, since a GEMM with K = kernel size wastes the
+ * machine. ConvTranspose is the adjoint: W_g^T times X, then col2im
+ * scatters.
  */
 #include "cpu/gemm.h"
 #include "cpu/nn_kernels.h"
@@ -29,8 +30,8 @@ typedef struct conv_job {
 	float *y, *col;
 	int64_t cin, cout, group, cg, mg;
 	int64_t nb; /* output positions per block (blocked path) */
-	bool clamp; /* fused activation: y = min(max(y, lo), hi) */
-	float lo, hi;
+	cpu_act act;	/* fused activation, after the residual */
+	const float *z; /* fused residual (FusedConv's Z, Y's shape), or NULL */
 	_Atomic(accel_status) st;
 } conv_job;
 
@@ -237,13 +238,31 @@ void nn_phase_plane(const win3 *g, const float *x, float fill, float *q,
 	}
 }
 
-/* Fused activation over whole output planes [begin, end). */
-static void clamp_planes(void *arg, int64_t begin, int64_t end)
+/* Anything to do after the sums: a residual or an activation. */
+static bool has_post(const conv_job *j)
+{
+	return j->z || j->act.kind != CPU_ACT_NONE;
+}
+
+/* y[0 .. n) = act(y + z), z being at output offset |o| (0 .. numel). */
+static void post_run(const conv_job *j, float *y, int64_t o, int64_t n)
+{
+	if (j->z) {
+		const float *z = j->z + o;
+
+		for (int64_t i = 0; i < n; i++)
+			y[i] += z[i];
+	}
+	cpu_act_row(&j->act, y, n);
+}
+
+/* Fused residual and activation over whole output planes [begin, end). */
+static void post_planes(void *arg, int64_t begin, int64_t end)
 {
 	const conv_job *j = arg;
+	int64_t sp = j->g.out_sp;
 
-	for (int64_t i = begin * j->g.out_sp; i < end * j->g.out_sp; i++)
-		j->y[i] = j->y[i] < j->lo ? j->lo : j->y[i] > j->hi ? j->hi : j->y[i];
+	post_run(j, j->y + begin * sp, begin * sp, (end - begin) * sp);
 }
 
 #define DW_MAX_KX 16
@@ -264,8 +283,8 @@ static void depthwise_planes(void *arg, int64_t begin, int64_t end)
 		float *y = j->y + p * g->out_sp;
 		float bias = j->b ? j->b[m] : 0.0f;
 
-		if (p > begin && j->clamp)
-			clamp_planes(arg, p - 1, p);
+		if (p > begin && has_post(j))
+			post_planes(arg, p - 1, p);
 
 		for (int64_t oz = 0; oz < g->out[0]; oz++)
 			for (int64_t oy = 0; oy < g->out[1]; oy++) {
@@ -304,8 +323,8 @@ static void depthwise_planes(void *arg, int64_t begin, int64_t end)
 				}
 			}
 	}
-	if (end > begin && j->clamp)
-		clamp_planes(arg, end - 1, end);
+	if (end > begin && has_post(j))
+		post_planes(arg, end - 1, end);
 }
 
 typedef float v16f __attribute__((vector_size(64)));
@@ -368,11 +387,130 @@ static void depthwise_fast(void *arg, int64_t begin, int64_t end)
 			dw_row(g, q, width, off, j->w + m * g->k_sp,
 			       j->b ? j->b[m] : 0.0f, oy,
 			       j->y + p * g->out_sp + oy * g->out[2]);
-		if (j->clamp)
-			clamp_planes(arg, p, p + 1);
+		if (has_post(j))
+			post_planes(arg, p, p + 1);
 	}
 	free(q);
 }
+
+#if defined(__AVX512F__)
+#define DW_DIRECT_TAPS 25
+
+/*
+ * Lanes [0, 16) of a 16-wide load at input column |start| (relative to a
+ * row of |w| columns) that fall inside the row: masked loads read zeros
+ * elsewhere and never fault, so borders need no scalar code.
+ */
+static __mmask16 row_mask(int64_t start, int64_t w)
+{
+	int64_t a = start < 0 ? -start : 0, b = w - start;
+
+	if (b > 16)
+		b = 16;
+	if (b <= a)
+		return 0;
+	return (__mmask16)(((1u << (b - a)) - 1) << a);
+}
+
+#define DW_MAX_BLOCKS 64 /* 16-wide output blocks per row: 1024 columns */
+
+/*
+ * One plane of a 2-D depthwise conv, stride 1 or 2, straight from X: 16
+ * outputs of a row at a time, each tap a masked load (stride 2: two, and a
+ * permute that keeps the even elements). The masks depend on the column
+ * block and tap only, so they are computed once per plane. No padded copy
+ * of the plane, which cost as much as the arithmetic on MobileNet's small
+ * planes. KW is a constant at the call (3) or the general g->k[2] (0).
+ */
+static inline __attribute__((always_inline)) void
+dw_plane(const conv_job *j, int64_t p, const int KW, const int SX)
+{
+	const win3 *g = &j->g;
+	const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16,
+					     18, 20, 22, 24, 26, 28, 30);
+	int64_t ow = g->out[2], iw = g->in[2], kw = KW ? KW : g->k[2];
+	int64_t nblk = (ow + 15) / 16;
+	int64_t n = p / j->cout, m = p % j->cout, c = m / j->mg;
+	const float *xc = j->x + (n * j->cin + c) * g->in_sp;
+	const float *wm = j->w + m * g->k_sp;
+	__m512 bias = _mm512_set1_ps(j->b ? j->b[m] : 0.0f);
+	float *y = j->y + p * g->out_sp;
+	__mmask16 mlo[DW_MAX_BLOCKS][DW_MAX_KX], mhi[DW_MAX_BLOCKS][DW_MAX_KX];
+	__m512 wv[DW_DIRECT_TAPS];
+
+	for (int64_t t = 0; t < g->k_sp; t++)
+		wv[t] = _mm512_set1_ps(wm[t]);
+	for (int64_t b = 0; b < nblk; b++)
+		for (int64_t kx = 0; kx < kw; kx++) {
+			int64_t st = b * 16 * SX - g->pb[2] + kx * g->d[2];
+
+			mlo[b][kx] = row_mask(st, iw);
+			mhi[b][kx] = row_mask(st + 16, iw);
+		}
+	for (int64_t oy = 0; oy < g->out[1]; oy++) {
+		float *yr = y + oy * ow;
+
+		for (int64_t b = 0; b < nblk; b++) {
+			__m512 acc = bias;
+
+			for (int64_t ky = 0; ky < g->k[1]; ky++) {
+				int64_t iy = oy * g->s[1] - g->pb[1] + ky * g->d[1];
+				const float *xr;
+
+				if (iy < 0 || iy >= g->in[1])
+					continue;
+				xr = xc + iy * iw + b * 16 * SX - g->pb[2];
+				for (int64_t kx = 0; kx < kw; kx++) {
+					const float *src = xr + kx * g->d[2];
+					__m512 v = _mm512_maskz_loadu_ps(mlo[b][kx], src);
+
+					if (SX == 2)
+						v = _mm512_permutex2var_ps(v, ev,
+							_mm512_maskz_loadu_ps(mhi[b][kx],
+									      src + 16));
+					acc = _mm512_fmadd_ps(wv[ky * kw + kx], v, acc);
+				}
+			}
+			/* Residual and activation while the outputs are in registers. */
+			if (j->z)
+				acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(
+					row_mask(b * 16, ow),
+					j->z + p * g->out_sp + oy * ow + b * 16));
+			acc = (__m512)act_one(&j->act, (act_v16)acc);
+			if (b * 16 + 16 <= ow)
+				_mm512_storeu_ps(yr + b * 16, acc);
+			else
+				_mm512_mask_storeu_ps(yr + b * 16,
+						      row_mask(b * 16, ow), acc);
+		}
+	}
+}
+
+static void depthwise_direct(void *arg, int64_t begin, int64_t end)
+{
+	const conv_job *j = arg;
+	int kw = (int)j->g.k[2];
+
+	/* Constant tap counts for the common 3x3 and 5x5: unrolled loops. */
+	for (int64_t p = begin; p < end; p++) {
+		if (j->g.s[2] == 1) {
+			if (kw == 3)
+				dw_plane(j, p, 3, 1);
+			else if (kw == 5)
+				dw_plane(j, p, 5, 1);
+			else
+				dw_plane(j, p, 0, 1);
+		} else {
+			if (kw == 3)
+				dw_plane(j, p, 3, 2);
+			else if (kw == 5)
+				dw_plane(j, p, 5, 2);
+			else
+				dw_plane(j, p, 0, 2);
+		}
+	}
+}
+#endif
 
 static void fill_bias(void *arg, int64_t begin, int64_t end)
 {
@@ -424,8 +562,10 @@ static void conv_blocks(void *arg, int64_t begin, int64_t end)
 		const float *w = j->w + gi * j->mg * kdim;
 		const float *x = j->x + (n * j->cin + gi * j->cg) * g->in_sp;
 		float *y = j->y + (n * j->cout + gi * j->mg) * g->out_sp + c0;
-		sgemm_epilogue epi = { j->b ? j->b + gi * j->mg : NULL, j->clamp,
-				       j->lo, j->hi };
+		int64_t yo = (n * j->cout + gi * j->mg) * g->out_sp + c0;
+		sgemm_epilogue epi = { .row_bias = j->b ? j->b + gi * j->mg : NULL,
+				       .z = j->z ? j->z + yo : NULL,
+				       .ldz = g->out_sp, .act = j->act };
 		float *bp = buf;
 
 		if (pointwise) {
@@ -590,8 +730,10 @@ static void implicit_tasks(void *arg, int64_t begin, int64_t end)
 						       ij->hp * ij->wp;
 		float *yt = bp + packed, *y;
 
-		sgemm_epilogue epi = { j->b ? j->b + gi * j->mg : NULL, j->clamp,
-				       j->lo, j->hi };
+		/* A residual must come before the activation: both at copy-out. */
+		sgemm_epilogue epi = { .row_bias = j->b ? j->b + gi * j->mg : NULL,
+				       .act = j->z ? (cpu_act){ 0 } : j->act };
+		int64_t yo = (n * j->cout + gi * j->mg) * g->out_sp;
 
 		implicit_pack(ij, planes, c0, nb, bp);
 		st = sgemm_packed_b(ij->inner, false, j->mg, nb, kdim, 1.0f,
@@ -610,6 +752,9 @@ static void implicit_tasks(void *arg, int64_t begin, int64_t end)
 
 				for (int64_t c = col; c < e; c++)
 					yr[c - col + ox] = tr[c];
+				if (j->z)
+					post_run(j, yr + ox, yo + m * g->out_sp +
+						 oy * g->out[2] + ox, e - col);
 			}
 			col = col - ox + ij->wp;
 		}
@@ -675,9 +820,9 @@ static accel_status conv_gemm(const cpu_ctx *ctx, conv_job *j, int64_t batch)
 		parallel_for(ctx->pool, batch * j->cout, nn_grain(g->out_sp),
 			     fill_bias, j);
 		ACCEL_TRY(conv_whole(ctx, j, batch));
-		if (j->clamp)
+		if (has_post(j))
 			parallel_for(ctx->pool, batch * j->cout,
-				     nn_grain(g->out_sp), clamp_planes, j);
+				     nn_grain(g->out_sp), post_planes, j);
 		return NULL;
 	}
 	atomic_init(&j->st, NULL);
@@ -685,34 +830,9 @@ static accel_status conv_gemm(const cpu_ctx *ctx, conv_job *j, int64_t batch)
 	return atomic_load(&j->st);
 }
 
-/*
- * A graph pass may fuse the activation that follows a Conv into it, as the
- * node attribute "activation" ("Relu" or "Clip", the latter with
- * "activation_min"/"activation_max", default -inf/+inf). The kernels apply
- * it while the output is still in cache.
- */
-static accel_status conv_activation(const ir_node *node, conv_job *j)
-{
-	const char *act = ir_attr_string(node, "activation", NULL);
-
-	if (!act)
-		return NULL;
-	j->clamp = true;
-	j->hi = INFINITY;
-	if (!strcmp(act, "Relu")) {
-		j->lo = 0.0f;
-	} else if (!strcmp(act, "Clip")) {
-		j->lo = ir_attr_float(node, "activation_min", -INFINITY);
-		j->hi = ir_attr_float(node, "activation_max", INFINITY);
-	} else {
-		return status_unsupported("fused activation '%s'", act);
-	}
-	return NULL;
-}
-
 NN_KERNEL(cpu_conv)
 {
-	static const char *const names[] = { "X", "W", "B" };
+	static const char *const names[] = { "X", "W", "B", "Z" };
 	const accel_tensor *x = in[0], *w = in[1];
 	nn_window win;
 	conv_job j;
@@ -731,16 +851,26 @@ NN_KERNEL(cpu_conv)
 	j.w = w->data;
 	j.b = n_in > 2 && in[2] ? in[2]->data : NULL;
 	j.y = out[0]->data;
-	ACCEL_TRY(conv_activation(ctx->node, &j));
+	/* FusedConv: Conv plus a residual Z and an activation (cpu/act.h). */
+	j.z = n_in > 3 && in[3] ? in[3]->data : NULL;
+	ACCEL_TRY(cpu_act_from_node(ctx->node, &j.act));
 	if (tensor_numel(out[0]) == 0)
 		return NULL;
 	if (j.cg == 1 && j.group > 1 && j.g.k[2] <= DW_MAX_KX) {
 		bool fast = j.g.in[0] == 1 && j.g.k[0] == 1 &&
 			    j.g.k_sp <= DW_MAX_TAPS;
 
+		void (*fn)(void *, int64_t, int64_t) =
+			fast ? depthwise_fast : depthwise_planes;
+
+#if defined(__AVX512F__)
+		if (fast && j.g.k_sp <= DW_DIRECT_TAPS &&
+		    (j.g.s[2] == 1 || j.g.s[2] == 2) &&
+		    j.g.out[2] <= 16 * DW_MAX_BLOCKS)
+			fn = depthwise_direct;
+#endif
 		parallel_for(ctx->pool, x->dims[0] * j.cout,
-			     nn_grain(j.g.out_sp * j.g.k_sp),
-			     fast ? depthwise_fast : depthwise_planes, &j);
+			     nn_grain(j.g.out_sp * j.g.k_sp), fn, &j);
 		return NULL;
 	}
 	return conv_gemm(ctx, &j, x->dims[0]);

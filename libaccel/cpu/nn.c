@@ -71,19 +71,74 @@ static accel_status gemm_small_m_tb(const cpu_ctx *ctx, int64_t m, int64_t n,
 	return st;
 }
 
-static accel_status cpu_gemm(const cpu_ctx *ctx, accel_tensor *const *in,
-			     int n_in, accel_tensor *const *out, int n_out)
+/* ---- weights packed once per session (the kernels' prepare hook) ---- */
+
+void nn_packed_release(void *state)
+{
+	nn_packed_b *pb = state;
+
+	if (pb)
+		free(pb->bp);
+	free(pb);
+}
+
+/*
+ * Pack a constant float32 2-D B (k x n, or n x k when trans_b) in SGEMM's
+ * layout, so runs skip packing it. Anything else: no state, exec packs.
+ */
+accel_status nn_packed_prepare(const accel_tensor *b, bool trans_b,
+			       nn_packed_b **out_pb)
+{
+	nn_packed_b *pb;
+
+	*out_pb = NULL;
+	if (!b || b->dtype != ACCEL_DTYPE_F32 || b->rank != 2 ||
+	    tensor_numel(b) == 0)
+		return NULL;
+	pb = calloc(1, sizeof(*pb));
+	if (!pb)
+		return status_oom("packed weights");
+	pb->k = b->dims[trans_b ? 1 : 0];
+	pb->n = b->dims[trans_b ? 0 : 1];
+	pb->bp = aligned_alloc(64, sizeof(float) *
+				   (size_t)sgemm_packed_b_floats(pb->n, pb->k));
+	if (!pb->bp) {
+		free(pb);
+		return status_oom("packed weights");
+	}
+	sgemm_pack_b(NULL, trans_b, pb->n, pb->k, b->data, b->dims[1], pb->bp);
+	*out_pb = pb;
+	return NULL;
+}
+
+static accel_status cpu_gemm_prepare(const cpu_ctx *ctx,
+				     accel_tensor *const *const_in, int n_in,
+				     void **out_state)
+{
+	nn_packed_b *pb;
+
+	ACCEL_TRY(nn_packed_prepare(const_in[1],
+				    ir_attr_int(ctx->node, "transB", 0), &pb));
+	*out_state = pb;
+	return NULL;
+}
+
+accel_status nn_gemm_run(const cpu_ctx *ctx, accel_tensor *const *in, int n_in,
+			 accel_tensor *const *out, const sgemm_epilogue *epi)
 {
 	const accel_tensor *a = in[0], *b = in[1];
 	const accel_tensor *c = n_in > 2 ? in[2] : NULL;
+	const nn_packed_b *pb = ctx->state;
 	bool ta = ir_attr_int(ctx->node, "transA", 0);
 	bool tb = ir_attr_int(ctx->node, "transB", 0);
 	float alpha = ir_attr_float(ctx->node, "alpha", 1.0f);
 	float beta = ir_attr_float(ctx->node, "beta", 1.0f);
 	int64_t m = out[0]->dims[0], n = out[0]->dims[1];
 	int64_t k = a->dims[ta ? 0 : 1];
+	float *y = out[0]->data;
 	bool f32 = a->dtype == ACCEL_DTYPE_F32 && b->dtype == ACCEL_DTYPE_F32 &&
 		   (!c || c->dtype == ACCEL_DTYPE_F32);
+	accel_status st;
 
 	if (!c || beta == 0.0f)
 		beta = 0.0f;
@@ -93,14 +148,29 @@ static accel_status cpu_gemm(const cpu_ctx *ctx, accel_tensor *const *in,
 		if (!dtype_is_float(a->dtype) && !dtype_is_int(a->dtype))
 			return status_unsupported("input 'A' of type %s",
 						  accel_dtype_name(a->dtype));
+		if (epi)
+			return status_unsupported("a fused activation on %s",
+						  accel_dtype_name(a->dtype));
 		gemm_naive(ta, tb, m, n, k, alpha, a, b, 0, 0, beta, out[0], 0);
 		return NULL;
 	}
-	if (tb && !ta && m <= 64 && n >= 4 * m)
-		return gemm_small_m_tb(ctx, m, n, k, alpha, a->data, b->data, beta,
-				       out[0]->data);
-	return sgemm(ctx->pool, ta, tb, m, n, k, alpha, a->data, a->dims[1],
-		     b->data, b->dims[1], beta, out[0]->data, n);
+	if (pb && pb->n == n && pb->k == k)
+		return sgemm_packed_b(ctx->pool, ta, m, n, k, alpha, a->data,
+				      a->dims[1], pb->bp, beta, y, n, epi);
+	if (tb && !ta && m <= 64 && n >= 4 * m) {
+		st = gemm_small_m_tb(ctx, m, n, k, alpha, a->data, b->data, beta, y);
+		if (!st && epi)
+			sgemm_epilogue_apply(epi, y, n, m, n, 0, 0);
+		return st;
+	}
+	return sgemm_epi(ctx->pool, ta, tb, m, n, k, alpha, a->data, a->dims[1],
+			 b->data, b->dims[1], beta, y, n, epi);
+}
+
+static accel_status cpu_gemm(const cpu_ctx *ctx, accel_tensor *const *in,
+			     int n_in, accel_tensor *const *out, int n_out)
+{
+	return nn_gemm_run(ctx, in, n_in, out, NULL);
 }
 
 /* ---- MatMul ---- */
@@ -111,6 +181,7 @@ typedef struct matmul_job {
 	int64_t m, n, k;
 	int brank; /* batch dims of y */
 	int64_t bdims[ACCEL_MAX_RANK], astr[ACCEL_MAX_RANK], bstr[ACCEL_MAX_RANK];
+	const sgemm_epilogue *epi;
 	accel_status st;
 } matmul_job;
 
@@ -145,10 +216,11 @@ static void matmul_batches(void *arg, int64_t begin, int64_t end)
 		}
 		/* Serial: this already runs inside parallel_for. */
 		if (!j->st)
-			j->st = sgemm(NULL, false, false, j->m, j->n, j->k, 1.0f,
-				      (const float *)j->a->data + ao, j->k,
-				      (const float *)j->b->data + bo, j->n, 0.0f,
-				      (float *)j->y->data + yo, j->n);
+			j->st = sgemm_epi(NULL, false, false, j->m, j->n, j->k,
+					  1.0f, (const float *)j->a->data + ao,
+					  j->k, (const float *)j->b->data + bo,
+					  j->n, 0.0f, (float *)j->y->data + yo,
+					  j->n, j->epi);
 	}
 }
 
@@ -172,10 +244,22 @@ static void matmul_strides(const accel_tensor *t, int mat_rank, int64_t mat_size
 	}
 }
 
-static accel_status cpu_matmul(const cpu_ctx *ctx, accel_tensor *const *in,
-			       int n_in, accel_tensor *const *out, int n_out)
+static accel_status cpu_matmul_prepare(const cpu_ctx *ctx,
+				       accel_tensor *const *const_in, int n_in,
+				       void **out_state)
+{
+	nn_packed_b *pb;
+
+	ACCEL_TRY(nn_packed_prepare(const_in[1], false, &pb));
+	*out_state = pb;
+	return NULL;
+}
+
+accel_status nn_matmul_run(const cpu_ctx *ctx, accel_tensor *const *in,
+			   accel_tensor *const *out, const sgemm_epilogue *epi)
 {
 	const accel_tensor *a = in[0], *b = in[1];
+	const nn_packed_b *pb = ctx->state;
 	int64_t batches = 1;
 	matmul_job j;
 
@@ -186,10 +270,14 @@ static accel_status cpu_matmul(const cpu_ctx *ctx, accel_tensor *const *in,
 	if (!dtype_is_float(a->dtype) && !dtype_is_int(a->dtype))
 		return status_unsupported("input 'A' of type %s",
 					  accel_dtype_name(a->dtype));
+	if (epi && a->dtype != ACCEL_DTYPE_F32)
+		return status_unsupported("a fused bias or activation on %s",
+					  accel_dtype_name(a->dtype));
 	memset(&j, 0, sizeof(j));
 	j.a = a;
 	j.b = b;
 	j.y = out[0];
+	j.epi = epi;
 	j.k = a->dims[a->rank - 1];
 	j.m = a->rank >= 2 ? a->dims[a->rank - 2] : 1;
 	j.n = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
@@ -202,27 +290,41 @@ static accel_status cpu_matmul(const cpu_ctx *ctx, accel_tensor *const *in,
 		return NULL;
 	if (j.k == 0) {
 		memset(out[0]->data, 0, out[0]->nbytes);
+		if (epi)
+			sgemm_epilogue_apply(epi, out[0]->data, j.n,
+					     tensor_numel(out[0]) / j.n, j.n, 0, 0);
 		return NULL;
 	}
 	/* B shared by every batch and A contiguous: one tall GEMM. */
+	if (pb && b->rank == 2 && pb->k == j.k && pb->n == j.n &&
+	    a->dtype == ACCEL_DTYPE_F32)
+		return sgemm_packed_b(ctx->pool, false, batches * j.m, j.n, j.k,
+				      1.0f, a->data, j.k, pb->bp, 0.0f,
+				      out[0]->data, j.n, epi);
 	if (b->rank <= 2 && a->dtype == ACCEL_DTYPE_F32)
-		return sgemm(ctx->pool, false, false, batches * j.m, j.n, j.k,
-			     1.0f, a->data, j.k, b->data, j.n, 0.0f,
-			     out[0]->data, j.n);
+		return sgemm_epi(ctx->pool, false, false, batches * j.m, j.n, j.k,
+				 1.0f, a->data, j.k, b->data, j.n, 0.0f,
+				 out[0]->data, j.n, epi);
 	matmul_strides(a, a->rank >= 2 ? 2 : 1, j.m * j.k, &j, j.astr);
 	matmul_strides(b, b->rank >= 2 ? 2 : 1, j.k * j.n, &j, j.bstr);
 	if (batches == 1 && a->dtype == ACCEL_DTYPE_F32) {
 		int64_t ao, bo;
 
 		matmul_offsets(&j, 0, &ao, &bo);
-		return sgemm(ctx->pool, false, false, j.m, j.n, j.k, 1.0f,
-			     (const float *)a->data + ao, j.k,
-			     (const float *)b->data + bo, j.n, 0.0f,
-			     out[0]->data, j.n);
+		return sgemm_epi(ctx->pool, false, false, j.m, j.n, j.k, 1.0f,
+				 (const float *)a->data + ao, j.k,
+				 (const float *)b->data + bo, j.n, 0.0f,
+				 out[0]->data, j.n, epi);
 	}
 	parallel_for(ctx->pool, batches, nn_grain(j.m * j.n * j.k / 4),
 		     matmul_batches, &j);
 	return j.st;
+}
+
+static accel_status cpu_matmul(const cpu_ctx *ctx, accel_tensor *const *in,
+			       int n_in, accel_tensor *const *out, int n_out)
+{
+	return nn_matmul_run(ctx, in, out, NULL);
 }
 
 /* ---- Softmax, LogSoftmax, Hardmax ---- */
@@ -236,11 +338,64 @@ typedef struct smax_job {
 	enum smax_kind kind;
 } smax_job;
 
+/*
+ * y = exp(x - mx) / sum, 16 lanes at a time with cpu/act.h's polynomial
+ * exp (relative error ~1e-7): scalar expf dominated attention's softmax.
+ */
+static void smax_exp_f32(const float *x, float *y, int64_t n, float mx)
+{
+	act_v16 acc = { 0 }, v;
+	int64_t i = 0;
+	float sum = 0.0f, lanes[16], inv;
+
+	for (; i + 16 <= n; i += 16) {
+		memcpy(&v, x + i, sizeof(v));
+		v = act_exp(v - mx);
+		acc += v;
+		memcpy(y + i, &v, sizeof(v));
+	}
+	for (; i < n; i++) {
+		y[i] = expf(x[i] - mx);
+		sum += y[i];
+	}
+	memcpy(lanes, &acc, sizeof(lanes));
+	for (int l = 0; l < 16; l++)
+		sum += lanes[l];
+	inv = 1.0f / sum;
+	for (i = 0; i < n; i++)
+		y[i] *= inv;
+}
+
+static float row_max(const float *x, int64_t n)
+{
+	act_v16 mv, v;
+	float mx = x[0], lanes[16];
+	int64_t i = 0;
+
+	if (n >= 16) {
+		memcpy(&mv, x, sizeof(mv));
+		for (i = 16; i + 16 <= n; i += 16) {
+			memcpy(&v, x + i, sizeof(v));
+			mv = act_max(mv, v);
+		}
+		memcpy(lanes, &mv, sizeof(lanes));
+		for (int l = 0; l < 16; l++)
+			mx = lanes[l] > mx ? lanes[l] : mx;
+	}
+	for (; i < n; i++)
+		mx = x[i] > mx ? x[i] : mx;
+	return mx;
+}
+
 static void smax_row_f32(const smax_job *j, const float *x, float *y)
 {
 	float mx = x[0], sum = 0.0f;
 	int64_t arg = 0;
 
+	if (j->kind == SMAX_SOFT) {
+		smax_exp_f32(x, y, j->len, row_max(x, j->len));
+		return;
+	}
 	for (int64_t i = 1; i < j->len; i++)
 		if (x[i] > mx) {
 			mx = x[i];
@@ -396,8 +551,8 @@ const cpu_kernel cpu_kernels_nn[] = {
 	{ "ConvTranspose", "", cpu_conv_transpose },
 	{ "ConvInteger", "", cpu_conv_integer },
 	{ "QLinearConv", "", cpu_qlinear_conv },
-	{ "Gemm", "", cpu_gemm },
-	{ "MatMul", "", cpu_matmul },
+	{ "Gemm", "", cpu_gemm, cpu_gemm_prepare, nn_packed_release },
+	{ "MatMul", "", cpu_matmul, cpu_matmul_prepare, nn_packed_release },
 	{ "BatchNormalization", "", cpu_batchnorm },
 	{ "InstanceNormalization", "", cpu_instancenorm },
 	{ "LayerNormalization", "", cpu_layernorm },

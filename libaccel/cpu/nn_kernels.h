@@ -7,6 +7,7 @@
 #ifndef ACCEL_CPU_NN_KERNELS_H
 #define ACCEL_CPU_NN_KERNELS_H
 
+#include "cpu/gemm.h"
 #include "cpu/kernel.h"
 #include "ops/nn_window.h"
 
@@ -33,6 +34,24 @@ NN_KERNEL(cpu_groupnorm);
 NN_KERNEL(cpu_lrn);
 NN_KERNEL(cpu_mvn);
 NN_KERNEL(cpu_lpnorm);
+
+/*
+ * Gemm and MatMul with an optional epilogue (bias, residual, activation),
+ * shared with the fused kernels (fused.c). ctx->state is what
+ * nn_packed_prepare() built for the node, or NULL.
+ */
+typedef struct nn_packed_b {
+	int64_t n, k;
+	float *bp; /* sgemm_packed_b_floats(n, k), SGEMM's packed layout */
+} nn_packed_b;
+
+accel_status nn_packed_prepare(const accel_tensor *b, bool trans_b,
+			       nn_packed_b **out_pb);
+void nn_packed_release(void *state);
+accel_status nn_gemm_run(const cpu_ctx *ctx, accel_tensor *const *in, int n_in,
+			 accel_tensor *const *out, const sgemm_epilogue *epi);
+accel_status nn_matmul_run(const cpu_ctx *ctx, accel_tensor *const *in,
+			   accel_tensor *const *out, const sgemm_epilogue *epi);
 
 /*
  * A window of 1 to 3 spatial dimensions seen as 3-D (depth, height, width),

@@ -19,6 +19,7 @@ typedef struct pool_job {
 	win3 g;
 	enum pool_kind kind;
 	bool include_pad;
+	bool global; /* Global*Pool: one window per plane */
 	int64_t channels;
 	int storage_order;
 	double p;
@@ -197,6 +198,61 @@ static accel_status widen(const accel_tensor *t, double **out)
 	return NULL;
 }
 
+typedef float pool_v16 __attribute__((vector_size(64)));
+typedef int32_t pool_v16i __attribute__((vector_size(64)));
+
+/*
+ * GlobalAveragePool / GlobalMaxPool on float32: one plane per output,
+ * 16 lanes at a time (squeeze-excite blocks run one per block; the
+ * generic window loop summed in double, one element at a time).
+ */
+static void global_planes_f32(void *arg, int64_t begin, int64_t end)
+{
+	const pool_job *j = arg;
+	int64_t sp = j->g.in_sp;
+
+	for (int64_t p = begin; p < end; p++) {
+		const float *x = j->xf + p * sp;
+		pool_v16 acc, v;
+		float lanes[16], r;
+		int64_t i = 0;
+
+		if (j->kind == POOL_AVG) {
+			acc = (pool_v16){ 0 };
+			for (; i + 16 <= sp; i += 16) {
+				memcpy(&v, x + i, sizeof(v));
+				acc += v;
+			}
+			memcpy(lanes, &acc, sizeof(lanes));
+			r = 0.0f;
+			for (int l = 0; l < 16; l++)
+				r += lanes[l];
+			for (; i < sp; i++)
+				r += x[i];
+			j->yf[p] = r / (float)sp;
+			continue;
+		}
+		r = x[0];
+		if (sp >= 16) {
+			memcpy(&acc, x, sizeof(acc));
+			for (i = 16; i + 16 <= sp; i += 16) {
+				pool_v16i gt;
+
+				memcpy(&v, x + i, sizeof(v));
+				/* C has no ?: on vectors: select by the compare mask. */
+				gt = v > acc;
+				acc = (pool_v16)(((pool_v16i)v & gt) | ((pool_v16i)acc & ~gt));
+			}
+			memcpy(lanes, &acc, sizeof(lanes));
+			for (int l = 0; l < 16; l++)
+				r = lanes[l] > r ? lanes[l] : r;
+		}
+		for (; i < sp; i++)
+			r = x[i] > r ? x[i] : r;
+		j->yf[p] = r;
+	}
+}
+
 static accel_status run_pool(const cpu_ctx *ctx, pool_job *j,
 			     const accel_tensor *x, accel_tensor *y)
 {
@@ -206,6 +262,14 @@ static accel_status run_pool(const cpu_ctx *ctx, pool_job *j,
 
 	if (n <= 0)
 		return NULL;
+	if (x->dtype == ACCEL_DTYPE_F32 && j->global && !j->idx &&
+	    j->kind != POOL_LP && j->g.in_sp > 0) {
+		j->xf = x->data;
+		j->yf = y->data;
+		parallel_for(ctx->pool, planes, nn_grain(j->g.in_sp),
+			     global_planes_f32, j);
+		return NULL;
+	}
 	if (x->dtype == ACCEL_DTYPE_F32) {
 		bool fast = j->kind == POOL_MAX && !j->idx && j->g.in[0] == 1 &&
 			    j->g.k[0] == 1 && j->g.k_sp <= MP_MAX_TAPS &&
@@ -273,6 +337,7 @@ static accel_status pool_common(const cpu_ctx *ctx, accel_tensor *const *in,
 	pool_job j = { 0 };
 
 	j.kind = kind;
+	j.global = global;
 	ACCEL_TRY(pool_setup(ctx, in[0], global, &j));
 	j.include_pad = !global && ir_attr_int(ctx->node, "count_include_pad", 0);
 	j.storage_order = (int)ir_attr_int(ctx->node, "storage_order", 0);

@@ -8,12 +8,14 @@ extern const cpu_kernel cpu_kernels_elementwise[];
 extern const cpu_kernel cpu_kernels_nn[];
 extern const cpu_kernel cpu_kernels_tensor[];
 extern const cpu_kernel cpu_kernels_reduce[];
+extern const cpu_kernel cpu_kernels_fused[];
 
 static const cpu_kernel *const families[] = {
 	cpu_kernels_elementwise,
 	cpu_kernels_nn,
 	cpu_kernels_tensor,
 	cpu_kernels_reduce,
+	cpu_kernels_fused,
 };
 
 const cpu_kernel *cpu_kernel_find(const char *domain, const char *op_type)

@@ -8,12 +8,14 @@ extern const op_schema op_schemas_elementwise[];
 extern const op_schema op_schemas_nn[];
 extern const op_schema op_schemas_tensor[];
 extern const op_schema op_schemas_reduce[];
+extern const op_schema op_schemas_fused[];
 
 static const op_schema *const families[] = {
 	op_schemas_elementwise,
 	op_schemas_nn,
 	op_schemas_tensor,
 	op_schemas_reduce,
+	op_schemas_fused,
 };
 
 const op_schema *op_schema_find(const char *domain, const char *op_type)

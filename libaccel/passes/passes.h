@@ -21,4 +21,33 @@ accel_status pass_infer_shapes(ir_graph *g);
  */
 accel_status pass_fold_constants(ir_graph *g);
 
+/* Remove Identity, inference Dropout and no-op Reshape/Cast nodes. */
+accel_status pass_eliminate_identity(ir_graph *g);
+
+/* Remove nodes nothing reads and free initializers nothing reads. */
+accel_status pass_eliminate_dead(ir_graph *g);
+
+/* Merge equal small initializers, then nodes computing the same thing. */
+accel_status pass_cse(ir_graph *g);
+
+/* Fold BatchNormalization into the Conv before it (constants only). */
+accel_status pass_fold_conv_bn(ir_graph *g);
+
+/* Base ops pass_fuse_activation() may turn into com.accel Fused* ops. */
+#define PASS_FUSE_CONV 1u
+#define PASS_FUSE_GEMM 2u
+#define PASS_FUSE_MATMUL 4u
+
+/*
+ * Fuse a MatMul's bias Add, a Conv's residual Add, and the activation after
+ * a Conv/Gemm/MatMul into FusedConv/FusedGemm/FusedMatMul ("com.accel").
+ */
+accel_status pass_fuse_activation(ir_graph *g, unsigned kinds);
+
+/* x * 0.5 * (1 + erf(x / sqrt(2))) -> Gelu(x). */
+accel_status pass_fuse_gelu(ir_graph *g);
+
+/* The decomposed form of LayerNormalization -> LayerNormalization. */
+accel_status pass_fuse_layernorm(ir_graph *g);
+
 #endif /* ACCEL_PASSES_PASSES_H */

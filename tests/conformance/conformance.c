@@ -47,6 +47,7 @@ struct options {
 	unsigned timeout;
 	bool fork;
 	bool list;
+	int opt_level;		/* -1: the library's default */
 };
 
 struct op_stat {
@@ -731,7 +732,8 @@ static void run_case(const struct options *o, const char *case_dir,
 		from_status(r, st, "context");
 		goto out;
 	}
-	st = accel_model_load(ctx, path, 0, &m);
+	st = accel_model_load(ctx, path,
+			      o->opt_level >= 0 ? ACCEL_LOAD_OPT_LEVEL(o->opt_level) : 0, &m);
 	if (st) {
 		from_status(r, st, "load");
 		goto out;
@@ -1024,6 +1026,8 @@ static void usage(FILE *f)
 "                   (without --floor, exit 1 when any case fails)\n"
 "  --threads N      threads per session (default 0: all cores)\n"
 "  --timeout S      seconds per case before it counts as hung (default 60)\n"
+"  --opt-level N    load models at graph optimisation level N (0-3;\n"
+"                   default: the library's, the highest)\n"
 "  --no-fork        run cases in this process (for a debugger; no timeout)\n"
 "Outcomes: SKIP when loading, session creation or a run returns\n"
 "ACCEL_UNSUPPORTED or a test tensor is not dense (sequence, optional,\n"
@@ -1039,7 +1043,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		bool takes = !strcmp(a, "--dir") || !strcmp(a, "--filter") ||
 			     !strcmp(a, "--report") || !strcmp(a, "--floor") ||
-			     !strcmp(a, "--threads") || !strcmp(a, "--timeout");
+			     !strcmp(a, "--threads") || !strcmp(a, "--timeout") ||
+			     !strcmp(a, "--opt-level");
 
 		if (takes && !v) {
 			fprintf(stderr, "conformance: %s needs a value\n", a);
@@ -1057,6 +1062,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->threads = atoi(v);
 		else if (!strcmp(a, "--timeout"))
 			o->timeout = (unsigned)atoi(v);
+		else if (!strcmp(a, "--opt-level")) {
+			char *end;
+
+			o->opt_level = (int)strtol(v, &end, 10);
+			if (*end || end == v || o->opt_level < 0 ||
+			    o->opt_level > ACCEL_LOAD_OPT_LEVEL_MAX) {
+				fprintf(stderr, "conformance: --opt-level %s: expected 0 to %d\n",
+					v, ACCEL_LOAD_OPT_LEVEL_MAX);
+				return -1;
+			}
+		}
 		else if (!strcmp(a, "-v"))
 			o->verbose = 1;
 		else if (!strcmp(a, "-q"))
@@ -1082,7 +1098,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct options o = { .timeout = 60, .fork = true };
+	struct options o = { .timeout = 60, .fork = true, .opt_level = -1 };
 	struct run_state rs = { 0 };
 	long floor_n = -1;
 	int rc, ret = 0;

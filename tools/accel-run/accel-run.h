@@ -37,6 +37,8 @@ struct options {
 	int warmup;
 	int iterations; /* 0: no timing loop */
 	bool json;
+	int opt_level;		/* -1: the library's default */
+	const char *dump_graph; /* write the optimised graph here (DOT) */
 };
 
 /* One graph input, ready to run. */

@@ -44,6 +44,12 @@ static const char usage_text[] =
 "  -d, --device SPEC         cpu (default); opencl[:N], cuda[:N], auto, or a\n"
 "                            comma-separated list, as the runtime offers them\n"
 "  -t, --threads N           CPU threads (default 0: all online cores)\n"
+"      --opt-level N         graph optimisation level 0-3 (default 3):\n"
+"                            0 runs the graph as written; 1 folds constants\n"
+"                            and removes identities, dead nodes and common\n"
+"                            subexpressions; 2 and 3 also fuse operators\n"
+"      --dump-graph FILE     write the optimised graph to FILE as Graphviz\n"
+"                            DOT (render with dot -Tsvg FILE)\n"
 "      --warmup N            untimed runs before the timing loop (default 0)\n"
 "      --iterations N        timed runs: report min/median/p90/p99/max/mean\n"
 "                            latency (ms) and throughput (inferences/s)\n"
@@ -58,7 +64,8 @@ static const char usage_text[] =
 "  accel-run resnet18.onnx -i input=cat.npy -o out/\n"
 "  accel-run model.onnx --shape ids=1x128 --warmup 5 --iterations 50 --json\n";
 
-enum { OPT_SHAPE = 256, OPT_JSON, OPT_WARMUP, OPT_ITERATIONS, OPT_VERSION };
+enum { OPT_SHAPE = 256, OPT_JSON, OPT_WARMUP, OPT_ITERATIONS, OPT_VERSION,
+       OPT_OPT_LEVEL, OPT_DUMP_GRAPH };
 
 static const struct option long_opts[] = {
 	{ "input", required_argument, NULL, 'i' },
@@ -69,6 +76,8 @@ static const struct option long_opts[] = {
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "opt-level", required_argument, NULL, OPT_OPT_LEVEL },
+	{ "dump-graph", required_argument, NULL, OPT_DUMP_GRAPH },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -178,6 +187,17 @@ static int parse_one(struct options *o, int c, const char *arg)
 		if (!parse_count(arg, 1, &o->iterations))
 			return usage_error("--iterations '%s': expected a count >= 1", arg);
 		return EXIT_OK;
+	case OPT_OPT_LEVEL:
+		if (!parse_count(arg, 0, &o->opt_level) ||
+		    o->opt_level > ACCEL_LOAD_OPT_LEVEL_MAX)
+			return usage_error("--opt-level '%s': expected 0 to %d", arg,
+					   ACCEL_LOAD_OPT_LEVEL_MAX);
+		return EXIT_OK;
+	case OPT_DUMP_GRAPH:
+		if (!*arg)
+			return usage_error("--dump-graph: empty file name");
+		o->dump_graph = arg;
+		return EXIT_OK;
 	default:
 		return usage_error("unknown option");
 	}
@@ -189,6 +209,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c, rc;
 
 	o->device = "cpu";
+	o->opt_level = -1;
 	opterr = 0; /* we print our own messages */
 	while ((c = getopt_long(argc, argv, ":i:o:d:t:h", long_opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -432,6 +453,7 @@ static void report_free(struct run_report *r)
 static int load_and_run(const struct options *o)
 {
 	struct run_report r = { .opt = o };
+	uint32_t load_flags = o->opt_level >= 0 ? ACCEL_LOAD_OPT_LEVEL(o->opt_level) : 0;
 	accel_context *ctx = NULL;
 	accel_model *model = NULL;
 	accel_status st;
@@ -443,7 +465,9 @@ static int load_and_run(const struct options *o)
 		return fail(st);
 	rc = check_devices(ctx, o->device);
 	t0 = now_ms();
-	if (!rc && (st = accel_model_load(ctx, o->model, 0, &model)))
+	if (!rc && (st = accel_model_load(ctx, o->model, load_flags, &model)))
+		rc = fail(st);
+	if (!rc && o->dump_graph && (st = accel_model_dump_graph(model, o->dump_graph, 0)))
 		rc = fail(st);
 	r.load_ms = now_ms() - t0;
 	r.model = model;

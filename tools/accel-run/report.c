@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 /* Outputs up to this many elements are printed in full in the JSON. */
@@ -105,6 +106,35 @@ static double element(accel_tensor *t, int64_t i)
 	}
 }
 
+/*
+ * The process's peak resident set in MiB so far: model, weights, arena,
+ * inputs and outputs, thread stacks, and the binary itself. Taken from the
+ * kernel because the public API has no peak-of-live-tensors call, and
+ * because any other runtime run in a process of its own can be measured
+ * the same way, which is what a fair comparison needs. VmHWM first: it
+ * belongs to this address space, while getrusage's ru_maxrss carries over
+ * exec() and so includes the parent that forked us (a Python harness's
+ * 80 MB). NaN when the kernel will say neither.
+ */
+static double peak_rss_mib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	struct rusage ru;
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (kb >= 0)
+		return kb / 1024.0;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return NAN;
+	return ru.ru_maxrss / 1024.0; /* Linux reports kilobytes */
+}
+
 /* ---- the human report ---- */
 
 static void text_values(accel_tensor *t)
@@ -148,6 +178,7 @@ void report_text(const struct run_report *r)
 		printf("\n");
 	}
 	printf("first run: %.4g ms\n", r->first_run_ms);
+	printf("peak memory: %.1f MiB (process peak RSS)\n", peak_rss_mib());
 	if (!r->timed)
 		return;
 	printf("latency (ms, %d iterations after %d warm-up): min %.4g  median %.4g  p90 %.4g  p99 %.4g  max %.4g  mean %.4g\n",
@@ -252,6 +283,8 @@ void report_json(const struct run_report *r)
 	json_num(r->load_ms);
 	printf(", \"first_run_ms\": ");
 	json_num(r->first_run_ms);
+	printf(", \"peak_rss_mib\": ");
+	json_num(peak_rss_mib());
 	printf(", ");
 	json_inputs(r);
 	printf(", ");
