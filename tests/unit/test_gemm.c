@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* test_gemm.c - sgemm matches a naive triple loop on awkward shapes. */
+/*
+ * test_gemm.c - sgemm matches a naive triple loop on awkward shapes, with
+ * each micro-kernel variant that runtime dispatch can pick.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -82,10 +85,48 @@ static void sgemm_matches_naive_loop(void **state)
 	threadpool_destroy(tp);
 }
 
+/*
+ * Every micro-kernel variant this CPU runs (avx512, avx2, portable) gives
+ * the naive loop's answers, epilogue included: the portable one is the
+ * baseline the ISA-specific ones are checked against.
+ */
+static void every_isa_variant_matches_naive_loop(void **state)
+{
+	int ran = 0;
+
+	for (int i = 0; i < sgemm_isa_count(); i++) {
+		const char *name = sgemm_isa_name(i);
+
+		if (!sgemm_isa_supported(i)) {
+			fprintf(stderr, "skipping SGEMM variant %s: not on this CPU\n",
+				name);
+			continue;
+		}
+		assert_null(sgemm_isa_force(name));
+		assert_string_equal(sgemm_isa_active(), name);
+		sgemm_matches_naive_loop(state);
+		ran++;
+	}
+	assert_null(sgemm_isa_force(NULL));
+	assert_true(ran >= 1);
+}
+
+static void unknown_isa_variant_is_invalid(void **state)
+{
+	accel_status st = sgemm_isa_force("sse9");
+
+	(void)state;
+	assert_int_equal(accel_status_code_of(st), ACCEL_INVALID_ARGUMENT);
+	accel_status_free(st);
+	assert_null(sgemm_isa_force(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sgemm_matches_naive_loop),
+		cmocka_unit_test(every_isa_variant_matches_naive_loop),
+		cmocka_unit_test(unknown_isa_variant_is_invalid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
