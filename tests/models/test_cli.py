@@ -149,6 +149,22 @@ def test_determinism():
           c1.min() >= 0 and c1.max() <= 18, f"{c1.min()}..{c1.max()}")
 
 
+def test_devices(dyn):
+    rc, out, err = run("--list-devices")
+    check("--list-devices lists the cpu first", rc == 0 and out.startswith("cpu"),
+          f"rc={rc} out={out!r}")
+    rc, out, err = run(dyn, "--shape", "x=2x4", "--explain")
+    check("--explain prints a placement line per step",
+          rc == 0 and "placement (1 steps)" in out and "Add" in out and "cpu" in out,
+          f"rc={rc} out={out!r}")
+    rc, out, err = run(dyn, "--shape", "x=2x4", "--explain", "--json")
+    check("--explain with --json keeps stdout pure JSON",
+          rc == 0 and out.lstrip().startswith("{") and "placement" in err,
+          f"rc={rc} out={out[:80]!r} err={err[:80]!r}")
+    expect_rc("--device opencl:99 is a runtime error", 1,
+              [dyn, "--shape", "x=2x4", "-d", "opencl:99"], ["opencl:99"])
+
+
 def main():
     global RUN, WORK
     if len(sys.argv) != 2:
@@ -163,6 +179,7 @@ def main():
         test_outputs(dyn)
         test_pb_and_timing(dyn)
         test_determinism()
+        test_devices(dyn)
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")
     return 0 if passed == len(results) else 1

@@ -39,6 +39,7 @@ struct options {
 	bool json;
 	int opt_level;		/* -1: the library's default */
 	const char *dump_graph; /* write the optimised graph here (DOT) */
+	bool explain;		/* print the placement of every step */
 };
 
 /* One graph input, ready to run. */

@@ -50,6 +50,9 @@ static const char usage_text[] =
 "                            subexpressions; 2 and 3 also fuse operators\n"
 "      --dump-graph FILE     write the optimised graph to FILE as Graphviz\n"
 "                            DOT (render with dot -Tsvg FILE)\n"
+"      --explain             print which device runs each node and why\n"
+"                            (to stderr with --json)\n"
+"      --list-devices        list the devices this host offers and exit\n"
 "      --warmup N            untimed runs before the timing loop (default 0)\n"
 "      --iterations N        timed runs: report min/median/p90/p99/max/mean\n"
 "                            latency (ms) and throughput (inferences/s)\n"
@@ -65,7 +68,7 @@ static const char usage_text[] =
 "  accel-run model.onnx --shape ids=1x128 --warmup 5 --iterations 50 --json\n";
 
 enum { OPT_SHAPE = 256, OPT_JSON, OPT_WARMUP, OPT_ITERATIONS, OPT_VERSION,
-       OPT_OPT_LEVEL, OPT_DUMP_GRAPH };
+       OPT_OPT_LEVEL, OPT_DUMP_GRAPH, OPT_EXPLAIN, OPT_LIST_DEVICES };
 
 static const struct option long_opts[] = {
 	{ "input", required_argument, NULL, 'i' },
@@ -78,6 +81,8 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "opt-level", required_argument, NULL, OPT_OPT_LEVEL },
 	{ "dump-graph", required_argument, NULL, OPT_DUMP_GRAPH },
+	{ "explain", no_argument, NULL, OPT_EXPLAIN },
+	{ "list-devices", no_argument, NULL, OPT_LIST_DEVICES },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -159,6 +164,42 @@ static void free_name_values(struct name_value *arr, size_t n)
 	free(arr);
 }
 
+static int fail(accel_status st);
+
+/* --explain: the plan, one line per step. */
+static void explain(const accel_session *s, FILE *f)
+{
+	size_t n = accel_session_step_count(s);
+
+	fprintf(f, "placement (%zu steps):\n", n);
+	for (size_t i = 0; i < n; i++) {
+		accel_node_placement p;
+
+		if (accel_session_placement(s, i, &p))
+			continue;
+		fprintf(f, "  %4zu  %-24s %-28s %-32s %s\n", i, p.op_type, p.node_name,
+			p.device, p.reason);
+	}
+}
+
+/* --list-devices */
+static int list_devices(void)
+{
+	accel_context *ctx = NULL;
+	accel_status st = accel_context_create(0, &ctx);
+
+	if (st)
+		return fail(st);
+	for (size_t i = 0; i < accel_context_device_count(ctx); i++) {
+		accel_device *d;
+
+		if (!accel_context_device(ctx, i, &d))
+			printf("%s\n", accel_device_name(d));
+	}
+	accel_context_release(ctx);
+	return EXIT_OK;
+}
+
 static int parse_one(struct options *o, int c, const char *arg)
 {
 	int64_t dims[ACCEL_MAX_RANK];
@@ -193,6 +234,7 @@ static int parse_one(struct options *o, int c, const char *arg)
 			return usage_error("--opt-level '%s': expected 0 to %d", arg,
 					   ACCEL_LOAD_OPT_LEVEL_MAX);
 		return EXIT_OK;
+	case OPT_EXPLAIN: o->explain = true; return EXIT_OK;
 	case OPT_DUMP_GRAPH:
 		if (!*arg)
 			return usage_error("--dump-graph: empty file name");
@@ -221,6 +263,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			       ACCEL_VERSION_MINOR, ACCEL_VERSION_PATCH);
 			return EXIT_OK;
 		}
+		if (c == OPT_LIST_DEVICES)
+			return list_devices();
 		if (c == ':')
 			return usage_error("option '%s' needs an argument",
 					   argv[optind - 1]);
@@ -376,7 +420,11 @@ static int make_session(accel_model *model, const struct options *o,
 	so.num_threads = o->threads;
 	so.devices = o->device;
 	st = accel_session_create(model, &so, out);
-	return st ? fail(st) : EXIT_OK;
+	if (st)
+		return fail(st);
+	if (o->explain)
+		explain(*out, o->json ? stderr : stdout);
+	return EXIT_OK;
 }
 
 /* The first run: its outputs are reported and written. */
