@@ -55,20 +55,21 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 CONF_BIN := $(O)/tests/conformance
 BADINPUT_BIN := $(O)/tests/badinput
 GEMM_BENCH := $(O)/tests/gemm_bench
+RING_BENCH := $(O)/tests/ring_bench
 
 # The running kernel's build tree, else Debian's newest installed headers.
 KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
 
 .PHONY: all lib tools module tests deps run check check-unit check-conformance \
-	check-models check-badinput check-asan check-kernel bench bench-kernel clean install format lint
+	check-models check-badinput check-asan check-kernel bench bench-kernel bench-ring clean install format lint
 .DEFAULT_GOAL := all
 
 all: lib tools module
 
 lib: $(LIB_SO) $(LIB_A) $(PC)
 tools: $(TOOLS)
-tests: $(UNIT_BINS) $(CONF_BIN) $(BADINPUT_BIN) $(GEMM_BENCH)
+tests: $(UNIT_BINS) $(CONF_BIN) $(BADINPUT_BIN) $(GEMM_BENCH) $(RING_BENCH)
 
 # ---- generated protobuf-c code ----
 $(GEN_C) $(GEN_H) &: $(PROTO)
@@ -129,6 +130,14 @@ $(BADINPUT_BIN): tests/badinput/badinput.c $(LIB_SO)
 $(GEMM_BENCH): tests/bench/gemm_bench.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS) $(SAN_LDFLAGS)
+
+# The ring microbenchmark drives the internal rings: it links the static library.
+$(RING_BENCH): tests/bench/ring_bench.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS) $(SAN_LDFLAGS)
+
+bench-ring: $(RING_BENCH)
+	$(RING_BENCH)
 
 # ---- kernel module (issue: kmod); skipped when no kernel headers ----
 # Our O=, SAN= and friends must not leak into kbuild (O= means something

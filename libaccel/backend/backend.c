@@ -7,8 +7,15 @@
 
 typedef accel_status (*discover_fn)(backend_device **devs, size_t *count);
 
+#ifdef ACCEL_HAVE_OPENCL
+accel_status backend_opencl_discover(backend_device **devs, size_t *count);
+#endif
+
 /* Each compiled-in backend's discovery; see backend/<name>.c. */
 static const discover_fn discoverers[] = {
+#ifdef ACCEL_HAVE_OPENCL
+	backend_opencl_discover,
+#endif
 	NULL, /* keeps the array non-empty when no backend is compiled in */
 };
 

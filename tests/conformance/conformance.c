@@ -48,6 +48,7 @@ struct options {
 	bool fork;
 	bool list;
 	int opt_level;		/* -1: the library's default */
+	const char *device;	/* session device list, NULL: the CPU */
 };
 
 struct op_stat {
@@ -740,6 +741,7 @@ static void run_case(const struct options *o, const char *case_dir,
 	}
 	accel_session_options_init(&so);
 	so.num_threads = o->threads;
+	so.devices = o->device;
 	st = accel_session_create(m, &so, &s);
 	if (st) {
 		from_status(r, st, "session");
@@ -1028,6 +1030,8 @@ static void usage(FILE *f)
 "  --timeout S      seconds per case before it counts as hung (default 60)\n"
 "  --opt-level N    load models at graph optimisation level N (0-3;\n"
 "                   default: the library's, the highest)\n"
+"  --device SPEC    run on these devices, e.g. opencl:0 (nodes a device\n"
+"                   lacks fall back to the CPU)\n"
 "  --no-fork        run cases in this process (for a debugger; no timeout)\n"
 "Outcomes: SKIP when loading, session creation or a run returns\n"
 "ACCEL_UNSUPPORTED or a test tensor is not dense (sequence, optional,\n"
@@ -1044,7 +1048,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		bool takes = !strcmp(a, "--dir") || !strcmp(a, "--filter") ||
 			     !strcmp(a, "--report") || !strcmp(a, "--floor") ||
 			     !strcmp(a, "--threads") || !strcmp(a, "--timeout") ||
-			     !strcmp(a, "--opt-level");
+			     !strcmp(a, "--opt-level") || !strcmp(a, "--device");
 
 		if (takes && !v) {
 			fprintf(stderr, "conformance: %s needs a value\n", a);
@@ -1062,6 +1066,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->threads = atoi(v);
 		else if (!strcmp(a, "--timeout"))
 			o->timeout = (unsigned)atoi(v);
+		else if (!strcmp(a, "--device"))
+			o->device = v;
 		else if (!strcmp(a, "--opt-level")) {
 			char *end;
 

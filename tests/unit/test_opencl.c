@@ -1,0 +1,1193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_opencl.c - the OpenCL backend against the CPU backend: for every op
+ * it supports, random inputs run through the op's schema, the CPU kernel
+ * and the OpenCL kernel, and the outputs must agree within a tolerance.
+ * Also: discovery, memory round trips, build errors with their log, and
+ * injected build/allocation failures. Every test skips when no OpenCL
+ * device exists. POCL_DEVICES defaults to "pthread pthread" and the PoCL
+ * kernel cache to <dir of this binary>/../pocl-cache.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#ifndef ACCEL_HAVE_OPENCL
+/* Built with OPENCL=0: nothing to test. */
+static void opencl_backend_not_built(void **state)
+{
+	(void)state;
+	skip();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(opencl_backend_not_built),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
+#else
+
+#include "cpu/kernel.h"
+#include "opencl/internal.h"
+
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ocl_device **devs;
+static size_t n_devs;
+
+/* ---- nodes ---- */
+
+#define MAX_ATTRS 8
+#define MAX_IN 6
+
+typedef struct test_node {
+	ir_node node;
+	ir_attr attrs[MAX_ATTRS];
+	int64_t ints[MAX_ATTRS][8];
+} test_node;
+
+static void node_init(test_node *t, const char *op, const char *domain, int opset)
+{
+	memset(t, 0, sizeof(*t));
+	t->node.name = "n";
+	t->node.op_type = (char *)op;
+	t->node.domain = (char *)domain;
+	t->node.opset = opset;
+	t->node.attrs = t->attrs;
+}
+
+static void node_ints(test_node *t, const char *name, int n, ...)
+{
+	ir_attr *a = &t->attrs[t->node.n_attrs];
+	va_list ap;
+
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		t->ints[t->node.n_attrs][i] = va_arg(ap, int);
+	va_end(ap);
+	a->name = (char *)name;
+	a->type = IR_ATTR_INTS;
+	a->ints = t->ints[t->node.n_attrs];
+	a->count = (size_t)n;
+	t->node.n_attrs++;
+}
+
+static void node_int(test_node *t, const char *name, int64_t v)
+{
+	ir_attr *a = &t->attrs[t->node.n_attrs++];
+
+	a->name = (char *)name;
+	a->type = IR_ATTR_INT;
+	a->i = v;
+}
+
+static void node_float(test_node *t, const char *name, float v)
+{
+	ir_attr *a = &t->attrs[t->node.n_attrs++];
+
+	a->name = (char *)name;
+	a->type = IR_ATTR_FLOAT;
+	a->f = v;
+}
+
+static void node_string(test_node *t, const char *name, const char *v)
+{
+	ir_attr *a = &t->attrs[t->node.n_attrs++];
+
+	a->name = (char *)name;
+	a->type = IR_ATTR_STRING;
+	a->s = (char *)v;
+	a->s_len = strlen(v);
+}
+
+/* ---- tensors ---- */
+
+static unsigned rng = 12345;
+
+static float frand(float lo, float hi)
+{
+	rng = rng * 1103515245u + 12345u;
+	return lo + (hi - lo) * (float)((rng >> 8) & 0xffff) / 65535.0f;
+}
+
+static accel_tensor *tnew(accel_dtype dt, int rank, const int64_t *dims)
+{
+	accel_tensor *t;
+
+	assert_null(tensor_new(dt, rank, dims, &t));
+	return t;
+}
+
+/* Random float32 in [lo, hi]. */
+static accel_tensor *tf(float lo, float hi, int rank, ...)
+{
+	int64_t d[ACCEL_MAX_RANK];
+	accel_tensor *t;
+	va_list ap;
+
+	va_start(ap, rank);
+	for (int i = 0; i < rank; i++)
+		d[i] = va_arg(ap, int);
+	va_end(ap);
+	t = tnew(ACCEL_DTYPE_F32, rank, d);
+	for (int64_t i = 0; i < tensor_numel(t); i++)
+		((float *)t->data)[i] = frand(lo, hi);
+	return t;
+}
+
+/* Random integers (or bools) in [lo, hi] of any integer dtype. */
+static accel_tensor *ti(accel_dtype dt, int lo, int hi, int rank, ...)
+{
+	int64_t d[ACCEL_MAX_RANK];
+	accel_tensor *t;
+	va_list ap;
+
+	va_start(ap, rank);
+	for (int i = 0; i < rank; i++)
+		d[i] = va_arg(ap, int);
+	va_end(ap);
+	t = tnew(dt, rank, d);
+	for (int64_t i = 0; i < tensor_numel(t); i++)
+		tensor_set_i64(t, i, lo + (int64_t)floorf(frand(0.0f, 0.9999f) * (float)(hi - lo + 1)));
+	return t;
+}
+
+/* An int64 vector (shape/axes/pads inputs). */
+static accel_tensor *tv(int n, ...)
+{
+	int64_t d[1] = { n };
+	accel_tensor *t = tnew(ACCEL_DTYPE_I64, 1, d);
+	va_list ap;
+
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		((int64_t *)t->data)[i] = va_arg(ap, int);
+	va_end(ap);
+	return t;
+}
+
+static accel_tensor *tscalar_f(float v)
+{
+	accel_tensor *t = tnew(ACCEL_DTYPE_F32, 0, NULL);
+
+	*(float *)t->data = v;
+	return t;
+}
+
+/* ---- running one case on the CPU and on an OpenCL device ---- */
+
+typedef struct tcase {
+	test_node t;
+	accel_tensor *in[MAX_IN];
+	unsigned host; /* bit i: input i is a constant kept on the host */
+	int n_in, n_out;
+	double tol;
+} tcase;
+
+static void case_init(tcase *c, const char *op, int opset)
+{
+	memset(c, 0, sizeof(*c));
+	node_init(&c->t, op, "", opset);
+	c->n_out = 1;
+	c->tol = 1e-5;
+}
+
+static void case_in(tcase *c, accel_tensor *t)
+{
+	c->in[c->n_in++] = t;
+}
+
+static void case_const(tcase *c, accel_tensor *t)
+{
+	c->host |= 1u << c->n_in;
+	case_in(c, t);
+}
+
+static void infer(tcase *c, accel_tensor **out)
+{
+	const op_schema *s = op_schema_find(c->t.node.domain, c->t.node.op_type);
+	op_ctx ctx = { .node = &c->t.node, .static_infer = false };
+	accel_status st;
+
+	assert_non_null(s);
+	for (int i = 0; i < c->n_out; i++)
+		assert_null(tensor_new_shape(ACCEL_DTYPE_UNDEFINED, 0, NULL, &out[i]));
+	st = s->infer(&ctx, c->in, c->n_in, out, c->n_out);
+	if (st)
+		fail_msg("%s: infer: %s", c->t.node.op_type, accel_status_message(st));
+}
+
+static void run_cpu(tcase *c, accel_tensor **out)
+{
+	const cpu_kernel *k = cpu_kernel_find(c->t.node.domain, c->t.node.op_type);
+	cpu_ctx ctx = { .node = &c->t.node };
+	accel_tensor *cin[MAX_IN] = { 0 };
+	accel_status st;
+
+	assert_non_null(k);
+	infer(c, out);
+	for (int i = 0; i < c->n_out; i++)
+		assert_null(tensor_alloc(out[i]));
+	for (int i = 0; i < c->n_in; i++)
+		if (c->host & (1u << i))
+			cin[i] = c->in[i];
+	if (k->prepare)
+		assert_null(k->prepare(&ctx, cin, c->n_in, &ctx.state));
+	st = k->exec(&ctx, c->in, c->n_in, out, c->n_out);
+	if (st)
+		fail_msg("%s: cpu: %s", c->t.node.op_type, accel_status_message(st));
+	if (k->release)
+		k->release(ctx.state);
+}
+
+/* Shape-only copy of |t| whose data is a device buffer holding its values. */
+static accel_tensor *to_device(ocl_device *dev, const accel_tensor *t)
+{
+	accel_tensor *d = tnew(t->dtype, 0, NULL);
+	void *mem;
+
+	free(d->data);
+	d->rank = t->rank;
+	memcpy(d->dims, t->dims, sizeof(t->dims));
+	d->nbytes = t->nbytes;
+	d->owns_data = false;
+	assert_null(ocl_alloc(dev, t->nbytes, &mem));
+	assert_null(ocl_upload(dev, mem, t->data, t->nbytes));
+	d->data = mem;
+	return d;
+}
+
+static accel_status run_ocl(ocl_device *dev, tcase *c, accel_tensor **out)
+{
+	accel_tensor *din[MAX_IN] = { 0 }, *cin[MAX_IN] = { 0 }, *dout[4] = { 0 };
+	accel_tensor *sup[MAX_IN] = { 0 };
+	bool on_host[MAX_IN] = { 0 };
+	void *state = NULL;
+	accel_status st;
+
+	for (int i = 0; i < c->n_in; i++) {
+		if (!c->in[i])
+			continue;
+		if (c->host & (1u << i)) {
+			din[i] = cin[i] = sup[i] = c->in[i];
+			on_host[i] = true;
+		} else {
+			din[i] = to_device(dev, c->in[i]);
+			/* What the scheduler knows before running: no data. */
+			sup[i] = tnew(c->in[i]->dtype, 0, NULL);
+			sup[i]->rank = c->in[i]->rank;
+			memcpy(sup[i]->dims, c->in[i]->dims, sizeof(sup[i]->dims));
+			free(sup[i]->data);
+			sup[i]->data = NULL;
+		}
+	}
+	if (!ocl_supports(dev, &c->t.node, sup, c->n_in))
+		fail_msg("%s: ocl_supports says no", c->t.node.op_type);
+	infer(c, out);
+	for (int i = 0; i < c->n_out; i++) {
+		assert_null(tensor_alloc(out[i]));
+		dout[i] = to_device(dev, out[i]);
+	}
+	st = ocl_prepare(dev, &c->t.node, cin, c->n_in, &state);
+	if (!st)
+		st = ocl_exec(dev, &c->t.node, state, din, on_host, c->n_in, dout, c->n_out);
+	if (!st)
+		st = ocl_finish(dev);
+	for (int i = 0; i < c->n_out && !st; i++)
+		st = ocl_download(dev, out[i]->data, dout[i]->data, out[i]->nbytes);
+	ocl_release(dev, state);
+	for (int i = 0; i < c->n_in; i++)
+		if (din[i] && !on_host[i]) {
+			ocl_free(dev, din[i]->data);
+			din[i]->data = NULL;
+			accel_tensor_release(din[i]);
+			accel_tensor_release(sup[i]);
+		}
+	for (int i = 0; i < c->n_out; i++) {
+		ocl_free(dev, dout[i]->data);
+		dout[i]->data = NULL;
+		accel_tensor_release(dout[i]);
+	}
+	return st;
+}
+
+/* max |a - b| / (1 + |b|) over the outputs. */
+static double compare(const accel_tensor *a, const accel_tensor *b)
+{
+	double m = 0;
+
+	assert_int_equal(a->dtype, b->dtype);
+	assert_true(tensor_same_shape(a, b));
+	for (int64_t i = 0; i < tensor_numel(a); i++) {
+		double x = tensor_get_f64(a, i), y = tensor_get_f64(b, i), e;
+
+		if (isnan(x) && isnan(y))
+			continue;
+		if (isinf(x) && x == y)
+			continue;
+		e = fabs(x - y) / (1.0 + fabs(y));
+		if (!(e <= m))
+			m = isnan(e) ? INFINITY : e;
+	}
+	return m;
+}
+
+static const char *label(const tcase *c)
+{
+	static char buf[160];
+	char sh[96];
+
+	snprintf(buf, sizeof(buf), "%s %s%s", c->t.node.op_type,
+		 c->in[0] ? tensor_shape_str(c->in[0], sh, sizeof(sh)) : "-",
+		 c->in[0] ? accel_dtype_name(c->in[0]->dtype) + 0 : "");
+	return buf;
+}
+
+/* Run |c| on the CPU and on device |d|, compare, free the inputs. */
+static void check_on(tcase *c, size_t d)
+{
+	accel_tensor *ref[4] = { 0 }, *got[4] = { 0 };
+	accel_status st;
+	double err = 0;
+
+	run_cpu(c, ref);
+	st = run_ocl(devs[d], c, got);
+	if (st)
+		fail_msg("%s: opencl: %s", label(c), accel_status_message(st));
+	for (int i = 0; i < c->n_out; i++) {
+		double e = compare(got[i], ref[i]);
+
+		err = e > err ? e : err;
+	}
+	print_message("  %-44s max err %.2e (device %zu)\n", label(c), err, d);
+	if (!(err <= c->tol))
+		fail_msg("%s: max error %g above %g", label(c), err, c->tol);
+	for (int i = 0; i < c->n_out; i++) {
+		accel_tensor_release(ref[i]);
+		accel_tensor_release(got[i]);
+	}
+	for (int i = 0; i < c->n_in; i++)
+		accel_tensor_release(c->in[i]);
+}
+
+static void check(tcase *c)
+{
+	check_on(c, 0);
+}
+
+#define NEED_DEVICE()                                              \
+	do {                                                       \
+		(void)state;                                       \
+		if (!n_devs)                                       \
+			skip();                                    \
+	} while (0)
+
+/* ---- discovery, memory, programs, faults ---- */
+
+static void discovery_names_every_device(void **state)
+{
+	NEED_DEVICE();
+	for (size_t i = 0; i < n_devs; i++) {
+		assert_non_null(ocl_device_name(devs[i]));
+		assert_true(strlen(ocl_device_name(devs[i])) > 0);
+		print_message("  device %zu: %s (pci %s)\n", i, ocl_device_name(devs[i]),
+			      ocl_device_pci_bus_id(devs[i]) ? ocl_device_pci_bus_id(devs[i])
+							     : "none");
+	}
+}
+
+static void upload_download_round_trips(void **state)
+{
+	float src[1000], dst[1000];
+	void *m;
+
+	NEED_DEVICE();
+	for (int i = 0; i < 1000; i++)
+		src[i] = (float)i * 0.5f;
+	assert_null(ocl_alloc(devs[0], sizeof(src), &m));
+	assert_null(ocl_upload(devs[0], m, src, sizeof(src)));
+	memset(dst, 0, sizeof(dst));
+	assert_null(ocl_download(devs[0], dst, m, sizeof(dst)));
+	assert_memory_equal(src, dst, sizeof(src));
+	ocl_free(devs[0], m);
+}
+
+static void bad_source_reports_the_build_log(void **state)
+{
+	cl_program p;
+	accel_status st;
+
+	NEED_DEVICE();
+	st = ocl_program_get(devs[0], "__kernel void k(__global float *x) { x[0] = y; }",
+			     &p);
+	assert_non_null(st);
+	print_message("  %s\n", accel_status_message(st));
+	assert_non_null(strstr(accel_status_message(st), "clBuildProgram: CL_BUILD_PROGRAM_FAILURE"));
+	assert_non_null(strstr(accel_status_message(st), "y"));
+	accel_status_free(st);
+}
+
+static void injected_alloc_failure_fails_once(void **state)
+{
+	void *m = NULL;
+	accel_status st;
+
+	NEED_DEVICE();
+	ocl_inject_failure(devs[0], OCL_FAULT_ALLOC, 1);
+	st = ocl_alloc(devs[0], 64, &m);
+	assert_non_null(st);
+	assert_int_equal(accel_status_code_of(st), ACCEL_OUT_OF_MEMORY);
+	assert_non_null(strstr(accel_status_message(st),
+			       "clCreateBuffer: CL_MEM_OBJECT_ALLOCATION_FAILURE"));
+	accel_status_free(st);
+	assert_null(ocl_alloc(devs[0], 64, &m));
+	ocl_free(devs[0], m);
+}
+
+static void injected_build_failure_fails_the_exec_then_recovers(void **state)
+{
+	tcase c;
+	accel_tensor *out[1];
+	accel_status st;
+
+	NEED_DEVICE();
+	case_init(&c, "Relu", 14);
+	case_in(&c, tf(-1, 1, 2, 3, 4));
+	ocl_inject_failure(devs[0], OCL_FAULT_BUILD, 1);
+	st = run_ocl(devs[0], &c, out);
+	assert_non_null(st);
+	assert_non_null(strstr(accel_status_message(st), "CL_BUILD_PROGRAM_FAILURE"));
+	accel_status_free(st);
+	accel_tensor_release(out[0]);
+	check(&c);
+}
+
+static void unsupported_cases_say_no(void **state)
+{
+	test_node t;
+	accel_tensor *x = tf(0, 1, 1, 4), *shape = tv(1, 4);
+	void *d = NULL;
+	accel_tensor *in[2];
+
+	NEED_DEVICE();
+	node_init(&t, "NoSuchOp", "", 17);
+	in[0] = x;
+	assert_false(ocl_supports(devs[0], &t.node, in, 1));
+	/* Reshape's shape must be a host constant. */
+	node_init(&t, "Reshape", "", 17);
+	in[1] = shape;
+	assert_true(ocl_supports(devs[0], &t.node, in, 2));
+	d = shape->data;
+	shape->data = NULL;
+	assert_false(ocl_supports(devs[0], &t.node, in, 2));
+	shape->data = d;
+	accel_tensor_release(x);
+	accel_tensor_release(shape);
+}
+
+/* ---- elementwise ---- */
+
+static void binary_ops_broadcast_like_the_cpu(void **state)
+{
+	static const char *const ops[] = { "Add", "Sub", "Mul", "Div", "Max", "Min",
+					   "Equal", "Less", "Greater", "LessOrEqual",
+					   "GreaterOrEqual" };
+	static const accel_dtype dts[] = { ACCEL_DTYPE_F32, ACCEL_DTYPE_I32,
+					   ACCEL_DTYPE_I64 };
+	tcase c;
+
+	NEED_DEVICE();
+	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
+		for (size_t d = 0; d < 3; d++) {
+			case_init(&c, ops[o], 14);
+			if (dts[d] == ACCEL_DTYPE_F32) {
+				case_in(&c, tf(-2, 2, 3, 2, 3, 5));
+				case_in(&c, tf(0.5f, 2, 2, 3, 1));
+			} else {
+				case_in(&c, ti(dts[d], -9, 9, 3, 2, 3, 5));
+				case_in(&c, ti(dts[d], 1, 5, 2, 3, 1));
+			}
+			check(&c);
+		}
+	/* same shape, scalar, both-sides broadcast, rank 5 */
+	case_init(&c, "Add", 14);
+	case_in(&c, tf(-1, 1, 1, 1000));
+	case_in(&c, tf(-1, 1, 1, 1000));
+	check(&c);
+	case_init(&c, "Mul", 14);
+	case_in(&c, tf(-1, 1, 2, 7, 9));
+	case_in(&c, tscalar_f(3.0f));
+	check(&c);
+	case_init(&c, "Sub", 14);
+	case_in(&c, tf(-1, 1, 3, 4, 1, 6));
+	case_in(&c, tf(-1, 1, 3, 1, 5, 1));
+	check(&c);
+	case_init(&c, "Add", 14);
+	case_in(&c, tf(-1, 1, 5, 2, 1, 3, 1, 4));
+	case_in(&c, tf(-1, 1, 4, 2, 1, 5, 4));
+	check(&c);
+	case_init(&c, "Pow", 15);
+	case_in(&c, tf(0.1f, 3, 2, 4, 5));
+	case_in(&c, tf(-2, 2, 1, 5));
+	c.tol = 1e-5;
+	check(&c);
+	case_init(&c, "PRelu", 16);
+	case_in(&c, tf(-2, 2, 4, 2, 3, 4, 4));
+	case_in(&c, tf(0, 1, 3, 3, 1, 1));
+	check(&c);
+	for (int k = 0; k < 3; k++) {
+		static const char *const logic[] = { "And", "Or", "Xor" };
+
+		case_init(&c, logic[k], 7);
+		case_in(&c, ti(ACCEL_DTYPE_BOOL, 0, 1, 2, 3, 4));
+		case_in(&c, ti(ACCEL_DTYPE_BOOL, 0, 1, 1, 4));
+		check(&c);
+	}
+	case_init(&c, "Where", 16);
+	case_in(&c, ti(ACCEL_DTYPE_BOOL, 0, 1, 2, 3, 1));
+	case_in(&c, tf(-1, 1, 1, 4));
+	case_in(&c, tf(-1, 1, 2, 3, 4));
+	check(&c);
+	case_init(&c, "Where", 16);
+	case_in(&c, ti(ACCEL_DTYPE_BOOL, 0, 1, 1, 6));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -5, 5, 2, 2, 6));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -5, 5, 0));
+	check(&c);
+	case_init(&c, "Max", 13);
+	case_in(&c, tf(-1, 1, 1, 5));
+	check(&c);
+}
+
+static void unary_ops_match_the_cpu(void **state)
+{
+	static const struct {
+		const char *op;
+		float lo, hi;
+		double tol;
+	} u[] = {
+		{ "Relu", -2, 2, 0 }, { "LeakyRelu", -2, 2, 0 }, { "Sigmoid", -8, 8, 1e-6 },
+		{ "Tanh", -4, 4, 1e-6 }, { "Erf", -3, 3, 1e-6 }, { "Gelu", -4, 4, 1e-6 },
+		{ "Exp", -8, 8, 1e-6 }, { "Log", 0.01f, 10, 1e-6 }, { "Sqrt", 0, 10, 1e-6 },
+		{ "Abs", -2, 2, 0 }, { "Neg", -2, 2, 0 }, { "Reciprocal", 0.1f, 3, 1e-6 },
+		{ "HardSigmoid", -4, 4, 1e-6 }, { "HardSwish", -4, 4, 1e-6 },
+		{ "Elu", -3, 3, 1e-6 }, { "Selu", -3, 3, 1e-6 }, { "Celu", -3, 3, 1e-6 },
+		{ "Softsign", -3, 3, 1e-6 }, { "Softplus", -5, 5, 1e-6 },
+		{ "ThresholdedRelu", -3, 3, 0 }, { "Floor", -5, 5, 0 }, { "Ceil", -5, 5, 0 },
+		{ "Round", -5, 5, 0 }, { "Sign", -2, 2, 0 }, { "Sin", -3, 3, 1e-6 },
+		{ "Cos", -3, 3, 1e-6 }, { "Tan", -1, 1, 1e-6 }, { "Asin", -0.9f, 0.9f, 1e-6 },
+		{ "Acos", -0.9f, 0.9f, 1e-6 }, { "Atan", -3, 3, 1e-6 }, { "Sinh", -3, 3, 1e-6 },
+		{ "Cosh", -3, 3, 1e-6 }, { "Asinh", -3, 3, 1e-6 }, { "Acosh", 1, 4, 1e-6 },
+		{ "Atanh", -0.9f, 0.9f, 1e-6 }, { "Shrink", -2, 2, 0 },
+	};
+	tcase c;
+
+	NEED_DEVICE();
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		case_init(&c, u[i].op, 18);
+		if (!strcmp(u[i].op, "LeakyRelu"))
+			node_float(&c.t, "alpha", 0.2f);
+		case_in(&c, tf(u[i].lo, u[i].hi, 3, 3, 7, 11));
+		c.tol = u[i].tol;
+		check(&c);
+	}
+	case_init(&c, "Gelu", 20);
+	node_string(&c.t, "approximate", "tanh");
+	case_in(&c, tf(-4, 4, 2, 9, 9));
+	c.tol = 1e-6;
+	check(&c);
+	case_init(&c, "Clip", 13);
+	case_in(&c, tf(-3, 3, 2, 9, 9));
+	case_const(&c, tscalar_f(-1.0f));
+	case_const(&c, tscalar_f(0.5f));
+	check(&c);
+	case_init(&c, "Clip", 6);
+	node_float(&c.t, "min", -0.25f);
+	case_in(&c, tf(-3, 3, 2, 9, 9));
+	check(&c);
+	case_init(&c, "Abs", 13);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -50, 50, 1, 33));
+	check(&c);
+	case_init(&c, "Not", 1);
+	case_in(&c, ti(ACCEL_DTYPE_BOOL, 0, 1, 1, 33));
+	check(&c);
+}
+
+static void cast_converts_like_the_cpu(void **state)
+{
+	static const accel_dtype dts[] = { ACCEL_DTYPE_F32, ACCEL_DTYPE_I32,
+					   ACCEL_DTYPE_I64, ACCEL_DTYPE_U8,
+					   ACCEL_DTYPE_I8, ACCEL_DTYPE_BOOL };
+	tcase c;
+
+	NEED_DEVICE();
+	for (size_t a = 0; a < 6; a++)
+		for (size_t b = 0; b < 6; b++) {
+			case_init(&c, "Cast", 13);
+			node_int(&c.t, "to", dts[b]);
+			if (dts[a] == ACCEL_DTYPE_F32)
+				case_in(&c, tf(-100, 100, 2, 5, 7));
+			else if (dts[a] == ACCEL_DTYPE_BOOL)
+				case_in(&c, ti(dts[a], 0, 1, 2, 5, 7));
+			else
+				case_in(&c, ti(dts[a], dts[a] == ACCEL_DTYPE_U8 ? 0 : -100,
+					       100, 2, 5, 7));
+			check(&c);
+		}
+	case_init(&c, "Cast", 13);
+	node_int(&c.t, "to", ACCEL_DTYPE_F16);
+	case_in(&c, tf(-100, 100, 2, 5, 7));
+	check(&c);
+}
+
+/* ---- MatMul / Gemm / Conv ---- */
+
+static void matmul_batches_and_broadcasts(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	case_init(&c, "MatMul", 13);
+	case_in(&c, tf(-1, 1, 2, 67, 45));
+	case_in(&c, tf(-1, 1, 2, 45, 71));
+	c.tol = 1e-5;
+	check(&c);
+	case_init(&c, "MatMul", 13);
+	case_in(&c, tf(-1, 1, 4, 2, 3, 17, 40));
+	case_in(&c, tf(-1, 1, 3, 3, 40, 9));
+	check(&c);
+	case_init(&c, "MatMul", 13);
+	case_in(&c, tf(-1, 1, 3, 2, 1, 33));
+	case_const(&c, tf(-1, 1, 2, 33, 5));
+	check(&c);
+	case_init(&c, "MatMul", 13);
+	case_in(&c, tf(-1, 1, 1, 33));
+	case_in(&c, tf(-1, 1, 3, 4, 33, 6));
+	check(&c);
+	case_init(&c, "MatMul", 13);
+	case_in(&c, tf(-1, 1, 3, 4, 5, 33));
+	case_in(&c, tf(-1, 1, 1, 33));
+	check(&c);
+	case_init(&c, "MatMul", 13);
+	case_in(&c, tf(-1, 1, 2, 256, 512));
+	case_in(&c, tf(-1, 1, 2, 512, 128));
+	c.tol = 5e-5; /* K = 512: summation order differs from the CPU's */
+	check(&c);
+	/* FusedMatMul: bias and an activation */
+	case_init(&c, "FusedMatMul", 1);
+	c.t.node.domain = "com.accel";
+	node_string(&c.t, "activation", "Gelu");
+	case_in(&c, tf(-1, 1, 3, 2, 19, 23));
+	case_const(&c, tf(-1, 1, 2, 23, 31));
+	case_const(&c, tf(-1, 1, 1, 31));
+	check(&c);
+}
+
+static void gemm_transposes_and_bias_shapes(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	for (int ta = 0; ta < 2; ta++)
+		for (int tb = 0; tb < 2; tb++)
+			for (int bs = 0; bs < 4; bs++) {
+				int M = 37, N = 29, K = 51;
+
+				case_init(&c, "Gemm", 13);
+				node_int(&c.t, "transA", ta);
+				node_int(&c.t, "transB", tb);
+				node_float(&c.t, "alpha", 0.5f);
+				node_float(&c.t, "beta", 2.0f);
+				case_in(&c, ta ? tf(-1, 1, 2, K, M) : tf(-1, 1, 2, M, K));
+				case_const(&c, tb ? tf(-1, 1, 2, N, K) : tf(-1, 1, 2, K, N));
+				if (bs == 0)
+					case_const(&c, tf(-1, 1, 1, N));
+				else if (bs == 1)
+					case_const(&c, tf(-1, 1, 2, M, 1));
+				else if (bs == 2)
+					case_in(&c, tf(-1, 1, 2, M, N));
+				else
+					case_const(&c, tscalar_f(0.25f));
+				check(&c);
+			}
+	case_init(&c, "FusedGemm", 1);
+	c.t.node.domain = "com.accel";
+	node_string(&c.t, "activation", "LeakyRelu");
+	node_float(&c.t, "activation_alpha", 0.1f);
+	node_int(&c.t, "transB", 1);
+	case_in(&c, tf(-1, 1, 2, 8, 100));
+	case_const(&c, tf(-1, 1, 2, 10, 100));
+	case_const(&c, tf(-1, 1, 1, 10));
+	check(&c);
+}
+
+static void conv_strides_pads_dilations_groups(void **state)
+{
+	struct {
+		int n, c, h, w, m, k, s, p, d, g;
+	} cv[] = {
+		{ 1, 3, 17, 19, 16, 3, 1, 1, 1, 1 },
+		{ 2, 8, 15, 15, 12, 3, 2, 1, 1, 1 },
+		{ 1, 16, 9, 9, 32, 1, 1, 0, 1, 1 },   /* 1x1: GEMM on X directly */
+		{ 2, 16, 10, 10, 16, 3, 1, 2, 2, 2 }, /* dilation, groups */
+		{ 1, 12, 11, 11, 12, 3, 2, 1, 1, 12 }, /* depthwise: direct */
+		{ 1, 4, 12, 12, 24, 5, 1, 2, 1, 1 },
+	};
+	tcase c;
+
+	NEED_DEVICE();
+	for (size_t i = 0; i < sizeof(cv) / sizeof(cv[0]); i++) {
+		case_init(&c, "Conv", 11);
+		node_ints(&c.t, "strides", 2, cv[i].s, cv[i].s);
+		node_ints(&c.t, "pads", 4, cv[i].p, cv[i].p, cv[i].p, cv[i].p);
+		node_ints(&c.t, "dilations", 2, cv[i].d, cv[i].d);
+		node_int(&c.t, "group", cv[i].g);
+		case_in(&c, tf(-1, 1, 4, cv[i].n, cv[i].c, cv[i].h, cv[i].w));
+		case_const(&c, tf(-1, 1, 4, cv[i].m, cv[i].c / cv[i].g, cv[i].k, cv[i].k));
+		case_const(&c, tf(-1, 1, 1, cv[i].m));
+		check(&c);
+	}
+	/* 1-D, no bias, SAME_UPPER */
+	case_init(&c, "Conv", 11);
+	node_string(&c.t, "auto_pad", "SAME_UPPER");
+	case_in(&c, tf(-1, 1, 3, 2, 6, 20));
+	case_const(&c, tf(-1, 1, 3, 10, 6, 4));
+	check(&c);
+	/* FusedConv with residual and Relu */
+	case_init(&c, "FusedConv", 1);
+	c.t.node.domain = "com.accel";
+	node_string(&c.t, "activation", "Relu");
+	node_ints(&c.t, "pads", 4, 1, 1, 1, 1);
+	case_in(&c, tf(-1, 1, 4, 1, 8, 10, 10));
+	case_const(&c, tf(-1, 1, 4, 16, 8, 3, 3));
+	case_const(&c, tf(-1, 1, 1, 16));
+	case_in(&c, tf(-1, 1, 4, 1, 16, 10, 10));
+	check(&c);
+}
+
+/* ---- pools, norms, softmax, reductions ---- */
+
+static void pools_match_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	case_init(&c, "MaxPool", 12);
+	node_ints(&c.t, "kernel_shape", 2, 3, 3);
+	node_ints(&c.t, "strides", 2, 2, 2);
+	node_ints(&c.t, "pads", 4, 1, 1, 1, 1);
+	case_in(&c, tf(-1, 1, 4, 2, 3, 13, 12));
+	check(&c);
+	case_init(&c, "MaxPool", 12);
+	node_ints(&c.t, "kernel_shape", 2, 2, 2);
+	node_ints(&c.t, "dilations", 2, 2, 2);
+	node_int(&c.t, "ceil_mode", 1);
+	case_in(&c, tf(-1, 1, 4, 1, 2, 9, 9));
+	check(&c);
+	for (int incl = 0; incl < 2; incl++) {
+		case_init(&c, "AveragePool", 11);
+		node_ints(&c.t, "kernel_shape", 2, 3, 3);
+		node_ints(&c.t, "strides", 2, 2, 2);
+		node_ints(&c.t, "pads", 4, 1, 1, 1, 1);
+		node_int(&c.t, "count_include_pad", incl);
+		case_in(&c, tf(-1, 1, 4, 2, 3, 11, 10));
+		check(&c);
+	}
+	case_init(&c, "AveragePool", 11);
+	node_ints(&c.t, "kernel_shape", 1, 3);
+	node_int(&c.t, "ceil_mode", 1);
+	node_ints(&c.t, "strides", 1, 2);
+	case_in(&c, tf(-1, 1, 3, 2, 3, 10));
+	check(&c);
+	case_init(&c, "GlobalAveragePool", 1);
+	case_in(&c, tf(-1, 1, 4, 2, 5, 7, 7));
+	check(&c);
+	case_init(&c, "GlobalMaxPool", 1);
+	case_in(&c, tf(-1, 1, 4, 2, 5, 7, 7));
+	check(&c);
+}
+
+static void norms_and_softmax_match_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	case_init(&c, "BatchNormalization", 15);
+	node_float(&c.t, "epsilon", 1e-3f);
+	case_in(&c, tf(-2, 2, 4, 2, 6, 5, 5));
+	case_const(&c, tf(0.5f, 1.5f, 1, 6));
+	case_const(&c, tf(-1, 1, 1, 6));
+	case_const(&c, tf(-1, 1, 1, 6));
+	case_const(&c, tf(0.1f, 2, 1, 6));
+	check(&c);
+	for (int axis = -1; axis <= 1; axis += 2) {
+		static const char *const ops[] = { "Softmax", "LogSoftmax" };
+
+		for (int o = 0; o < 2; o++) {
+			case_init(&c, ops[o], 13);
+			node_int(&c.t, "axis", axis);
+			case_in(&c, tf(-5, 5, 3, 3, 7, 9));
+			check(&c);
+			case_init(&c, ops[o], 11);
+			node_int(&c.t, "axis", 1);
+			case_in(&c, tf(-5, 5, 3, 3, 7, 9));
+			check(&c);
+		}
+	}
+	case_init(&c, "LayerNormalization", 17);
+	case_in(&c, tf(-2, 2, 3, 2, 5, 64));
+	case_const(&c, tf(0.5f, 1.5f, 1, 64));
+	case_const(&c, tf(-1, 1, 1, 64));
+	check(&c);
+	case_init(&c, "LayerNormalization", 17);
+	node_int(&c.t, "axis", 1);
+	node_float(&c.t, "epsilon", 1e-3f);
+	case_in(&c, tf(-2, 2, 3, 2, 5, 6));
+	case_const(&c, tf(0.5f, 1.5f, 2, 5, 6));
+	check(&c);
+}
+
+static void reductions_match_the_cpu(void **state)
+{
+	static const char *const ops[] = {
+		"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
+		"ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum",
+		"ReduceLogSumExp",
+	};
+	tcase c;
+
+	NEED_DEVICE();
+	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
+		case_init(&c, ops[o], 18);
+		node_int(&c.t, "keepdims", o % 2);
+		case_in(&c, tf(0.5f, 1.5f, 4, 2, 3, 4, 5));
+		case_const(&c, tv(2, 1, -1));
+		c.tol = 1e-5;
+		check(&c);
+	}
+	case_init(&c, "ReduceMean", 13);
+	node_ints(&c.t, "axes", 2, 2, 3);
+	case_in(&c, tf(-1, 1, 4, 2, 8, 7, 7));
+	check(&c);
+	case_init(&c, "ReduceSum", 13);
+	case_in(&c, tf(-1, 1, 3, 4, 5, 6));
+	check(&c);
+}
+
+/* ---- data movement ---- */
+
+static void data_movement_matches_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	case_init(&c, "Reshape", 14);
+	case_in(&c, tf(-1, 1, 3, 2, 3, 4));
+	case_const(&c, tv(2, 6, -1));
+	check(&c);
+	case_init(&c, "Flatten", 13);
+	node_int(&c.t, "axis", 2);
+	case_in(&c, tf(-1, 1, 4, 2, 3, 4, 5));
+	check(&c);
+	case_init(&c, "Squeeze", 13);
+	case_in(&c, tf(-1, 1, 3, 2, 1, 4));
+	case_const(&c, tv(1, 1));
+	check(&c);
+	case_init(&c, "Unsqueeze", 13);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 2, 2, 4));
+	case_const(&c, tv(2, 0, 3));
+	check(&c);
+	case_init(&c, "Identity", 16);
+	case_in(&c, tf(-1, 1, 1, 10));
+	check(&c);
+	case_init(&c, "Transpose", 13);
+	node_ints(&c.t, "perm", 4, 0, 2, 3, 1);
+	case_in(&c, tf(-1, 1, 4, 2, 3, 4, 5));
+	check(&c);
+	case_init(&c, "Transpose", 13);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 200, 3, 3, 4, 5));
+	check(&c);
+	case_init(&c, "Expand", 13);
+	case_in(&c, tf(-1, 1, 3, 3, 1, 5));
+	case_const(&c, tv(4, 2, 3, 4, 1));
+	check(&c);
+	case_init(&c, "Slice", 13);
+	case_in(&c, tf(-1, 1, 3, 5, 6, 7));
+	case_const(&c, tv(3, 1, -1, 0));
+	case_const(&c, tv(3, 4, -6, 100));
+	case_const(&c, tv(3, 0, 1, 2));
+	case_const(&c, tv(3, 1, -2, 3));
+	check(&c);
+	case_init(&c, "Slice", 13);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 2, 4, 10));
+	case_const(&c, tv(1, 2));
+	case_const(&c, tv(1, 8));
+	case_const(&c, tv(1, 1));
+	check(&c);
+	case_init(&c, "Concat", 13);
+	node_int(&c.t, "axis", 1);
+	case_in(&c, tf(-1, 1, 3, 2, 3, 4));
+	case_in(&c, tf(-1, 1, 3, 2, 1, 4));
+	case_const(&c, tf(-1, 1, 3, 2, 5, 4));
+	check(&c);
+	case_init(&c, "Concat", 13);
+	node_int(&c.t, "axis", -1);
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 9, 2, 3, 2));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 9, 2, 3, 5));
+	check(&c);
+	case_init(&c, "Split", 13);
+	node_int(&c.t, "axis", 1);
+	case_in(&c, tf(-1, 1, 3, 2, 6, 3));
+	case_const(&c, tv(3, 1, 2, 3));
+	c.n_out = 3;
+	check(&c);
+	case_init(&c, "Gather", 13);
+	node_int(&c.t, "axis", 1);
+	case_in(&c, tf(-1, 1, 3, 3, 5, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -5, 4, 2, 2, 3));
+	check(&c);
+	case_init(&c, "Gather", 13);
+	case_in(&c, ti(ACCEL_DTYPE_I32, -5, 4, 2, 6, 4));
+	case_const(&c, ti(ACCEL_DTYPE_I32, -6, 5, 1, 7));
+	check(&c);
+	{
+		static const char *const modes[] = { "constant", "reflect", "edge", "wrap" };
+
+		for (int m = 0; m < 4; m++) {
+			case_init(&c, "Pad", 19);
+			node_string(&c.t, "mode", modes[m]);
+			case_in(&c, tf(-1, 1, 4, 1, 2, 5, 6));
+			case_const(&c, tv(8, 0, 0, 2, 1, 0, 0, 3, -1));
+			case_const(&c, tscalar_f(0.5f));
+			check(&c);
+		}
+	}
+	case_init(&c, "Where", 16);
+	case_in(&c, ti(ACCEL_DTYPE_BOOL, 0, 1, 2, 4, 4));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 9, 2, 4, 4));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 9, 1, 4));
+	check(&c);
+}
+
+static void resize_matches_the_cpu(void **state)
+{
+	static const char *const ctms[] = { "half_pixel", "asymmetric", "align_corners",
+					    "pytorch_half_pixel" };
+	static const char *const nms[] = { "round_prefer_floor", "round_prefer_ceil",
+					   "floor", "ceil" };
+	tcase c;
+
+	NEED_DEVICE();
+	for (int m = 0; m < 2; m++)
+		for (int k = 0; k < 4; k++) {
+			accel_tensor *scales;
+			int64_t d[1] = { 4 };
+
+			case_init(&c, "Resize", 13);
+			node_string(&c.t, "mode", m ? "linear" : "nearest");
+			node_string(&c.t, "coordinate_transformation_mode", ctms[k]);
+			node_string(&c.t, "nearest_mode", nms[k]);
+			case_in(&c, tf(-1, 1, 4, 1, 2, 5, 7));
+			case_in(&c, NULL);
+			scales = tnew(ACCEL_DTYPE_F32, 1, d);
+			((float *)scales->data)[0] = 1;
+			((float *)scales->data)[1] = 1;
+			((float *)scales->data)[2] = k == 3 ? 0.6f : 2.0f;
+			((float *)scales->data)[3] = 1.5f;
+			case_const(&c, scales);
+			check(&c);
+		}
+	case_init(&c, "Resize", 13);
+	node_string(&c.t, "mode", "linear");
+	case_in(&c, tf(-1, 1, 4, 1, 3, 6, 6));
+	case_in(&c, NULL);
+	case_in(&c, NULL);
+	case_const(&c, tv(4, 1, 3, 9, 4));
+	check(&c);
+}
+
+static void more_ops_match_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	case_init(&c, "Mod", 13);
+	node_int(&c.t, "fmod", 1);
+	case_in(&c, tf(-5, 5, 2, 3, 4));
+	case_in(&c, tf(0.5f, 2, 1, 4));
+	check(&c);
+	case_init(&c, "Mod", 13);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -20, 20, 2, 3, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -7, -1, 1, 4));
+	check(&c);
+	case_init(&c, "Mean", 13);
+	case_in(&c, tf(-5, 5, 2, 3, 4));
+	case_in(&c, tf(-5, 5, 1, 4));
+	check(&c);
+	case_init(&c, "InstanceNormalization", 6);
+	case_in(&c, tf(-2, 2, 4, 2, 3, 5, 5));
+	case_const(&c, tf(0.5f, 1.5f, 1, 3));
+	case_const(&c, tf(-1, 1, 1, 3));
+	check(&c);
+	case_init(&c, "GroupNormalization", 21);
+	node_int(&c.t, "num_groups", 2);
+	case_in(&c, tf(-2, 2, 4, 2, 6, 4, 4));
+	case_const(&c, tf(0.5f, 1.5f, 1, 6));
+	case_const(&c, tf(-1, 1, 1, 6));
+	c.tol = 2e-5;
+	check(&c);
+	case_init(&c, "RMSNormalization", 23);
+	case_in(&c, tf(-2, 2, 3, 2, 3, 32));
+	case_const(&c, tf(0.5f, 1.5f, 1, 32));
+	check(&c);
+	for (int a = 0; a < 2; a++) {
+		case_init(&c, a ? "ArgMin" : "ArgMax", 13);
+		node_int(&c.t, "axis", 1);
+		node_int(&c.t, "keepdims", a);
+		case_in(&c, tf(-2, 2, 3, 3, 7, 5));
+		check(&c);
+	}
+	case_init(&c, "CumSum", 14);
+	node_int(&c.t, "exclusive", 1);
+	node_int(&c.t, "reverse", 1);
+	case_in(&c, tf(-2, 2, 3, 3, 7, 5));
+	case_const(&c, tv(1, 1));
+	check(&c);
+	case_init(&c, "CumSum", 14);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 2, 4, 6));
+	case_const(&c, tv(1, -1));
+	check(&c);
+	case_init(&c, "DepthToSpace", 13);
+	node_int(&c.t, "blocksize", 2);
+	case_in(&c, tf(-2, 2, 4, 2, 8, 3, 4));
+	check(&c);
+	case_init(&c, "DepthToSpace", 13);
+	node_int(&c.t, "blocksize", 2);
+	node_string(&c.t, "mode", "CRD");
+	case_in(&c, tf(-2, 2, 4, 2, 8, 3, 4));
+	check(&c);
+	case_init(&c, "SpaceToDepth", 13);
+	node_int(&c.t, "blocksize", 2);
+	case_in(&c, tf(-2, 2, 4, 2, 3, 6, 4));
+	check(&c);
+	case_init(&c, "Tile", 13);
+	case_in(&c, tf(-2, 2, 3, 2, 1, 3));
+	case_const(&c, tv(3, 2, 3, 2));
+	check(&c);
+	case_init(&c, "Trilu", 14);
+	node_int(&c.t, "upper", 0);
+	case_in(&c, tf(-2, 2, 3, 2, 5, 6));
+	case_const(&c, tv(1, 1));
+	check(&c);
+	case_init(&c, "Trilu", 14);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 2, 5, 4));
+	check(&c);
+	case_init(&c, "GatherElements", 13);
+	node_int(&c.t, "axis", 1);
+	case_in(&c, tf(-2, 2, 3, 3, 5, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -5, 4, 3, 3, 2, 4));
+	check(&c);
+	case_init(&c, "Shape", 15);
+	node_int(&c.t, "start", 1);
+	case_in(&c, tf(-2, 2, 3, 3, 5, 4));
+	check(&c);
+	case_init(&c, "Size", 13);
+	case_in(&c, tf(-2, 2, 3, 3, 5, 4));
+	check(&c);
+}
+
+/* The local-memory GEMM that GPUs get, forced on a CPU device. */
+static void tiled_gemm_path_matches_too(void **state)
+{
+	bool was = n_devs ? devs[0]->is_cpu : false;
+
+	NEED_DEVICE();
+	devs[0]->is_cpu = false;
+	matmul_batches_and_broadcasts(state);
+	gemm_transposes_and_bias_shapes(state);
+	conv_strides_pads_dilations_groups(state);
+	devs[0]->is_cpu = was;
+}
+
+static void both_devices_give_the_same_answer(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	for (size_t d = 0; d < n_devs; d++) {
+		case_init(&c, "MatMul", 13);
+		case_in(&c, tf(-1, 1, 2, 40, 50));
+		case_in(&c, tf(-1, 1, 2, 50, 60));
+		check_on(&c, d);
+	}
+}
+
+/* ---- set-up ---- */
+
+static int setup(void **state)
+{
+	accel_status st;
+
+	(void)state;
+	st = ocl_discover(&devs, &n_devs);
+	if (st) {
+		print_message("ocl_discover: %s\n", accel_status_message(st));
+		accel_status_free(st);
+		n_devs = 0;
+	}
+	if (!n_devs)
+		print_message("no OpenCL device: OpenCL tests skip\n");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_devs; i++)
+		ocl_device_destroy(devs[i]);
+	free(devs);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char tmp[4096], cache[4200];
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(discovery_names_every_device),
+		cmocka_unit_test(upload_download_round_trips),
+		cmocka_unit_test(bad_source_reports_the_build_log),
+		cmocka_unit_test(injected_alloc_failure_fails_once),
+		cmocka_unit_test(injected_build_failure_fails_the_exec_then_recovers),
+		cmocka_unit_test(unsupported_cases_say_no),
+		cmocka_unit_test(binary_ops_broadcast_like_the_cpu),
+		cmocka_unit_test(unary_ops_match_the_cpu),
+		cmocka_unit_test(cast_converts_like_the_cpu),
+		cmocka_unit_test(matmul_batches_and_broadcasts),
+		cmocka_unit_test(gemm_transposes_and_bias_shapes),
+		cmocka_unit_test(conv_strides_pads_dilations_groups),
+		cmocka_unit_test(pools_match_the_cpu),
+		cmocka_unit_test(norms_and_softmax_match_the_cpu),
+		cmocka_unit_test(reductions_match_the_cpu),
+		cmocka_unit_test(data_movement_matches_the_cpu),
+		cmocka_unit_test(resize_matches_the_cpu),
+		cmocka_unit_test(more_ops_match_the_cpu),
+		cmocka_unit_test(tiled_gemm_path_matches_too),
+		cmocka_unit_test(both_devices_give_the_same_answer),
+	};
+
+	(void)argc;
+	setenv("POCL_DEVICES", "pthread pthread", 0);
+	snprintf(tmp, sizeof(tmp), "%s", argv[0]);
+	snprintf(cache, sizeof(cache), "%s/../pocl-cache", dirname(tmp));
+	setenv("POCL_CACHE_DIR", cache, 0);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
+
+#endif /* ACCEL_HAVE_OPENCL */
