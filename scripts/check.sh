@@ -8,6 +8,8 @@
 #                wheel's) with a pass-count floor: tests/conformance/floor.txt,
 #                at --opt-level 0 and at --opt-level 3
 #   models       tests/models/check_models.sh BUILD_DIR (whole models vs onnxruntime)
+#   devices      conformance on opencl:0 and whole models split across
+#                cpu/opencl:0/opencl:1 (PoCL) against the CPU's outputs
 #   badinput     bad files and bad calls, with fixtures from make_fixtures.py
 #   asan         rebuild with SAN=1 in $ASAN_BUILD (default build-asan), then
 #                unit + conformance (same floor) + badinput under ASan/UBSan/LSan
@@ -30,7 +32,7 @@ fi
 B=$1
 shift
 SUITES=("$@")
-[ ${#SUITES[@]} -gt 0 ] || SUITES=(unit conformance models badinput asan kernel)
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(unit conformance models devices badinput asan kernel)
 ASAN_BUILD=${ASAN_BUILD:-build-asan}
 FLOOR=tests/conformance/floor.txt
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -108,6 +110,20 @@ suite_badinput() { run_badinput "$B"; }
 suite_models() {
 	[ -x tests/models/check_models.sh ] || { echo "tests/models/check_models.sh not there yet"; return $SKIP; }
 	tests/models/check_models.sh "$B"
+}
+
+# OpenCL on PoCL: two CPU-backed devices. The conformance cases on
+# opencl:0 (ops it lacks fall back to the CPU) and whole models split across
+# cpu, opencl:0 and opencl:1 against the CPU's outputs.
+suite_devices() {
+	local rc=0
+	export POCL_DEVICES=${POCL_DEVICES:-"pthread pthread"}
+	export POCL_CACHE_DIR=${POCL_CACHE_DIR:-$B/pocl-cache}
+	echo "--- conformance on opencl:0"
+	REPORT_SUFFIX=-opencl run_conformance "$B" --device opencl:0 --timeout 300 || rc=1
+	echo "--- whole models across devices"
+	tests/models/check_devices.sh "$B" || rc=1
+	return $rc
 }
 
 suite_kernel() {

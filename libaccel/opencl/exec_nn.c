@@ -27,6 +27,15 @@ static bool check_pool(const ir_node *n, accel_tensor *const *in, int n_in)
 		return false;
 	if (in[0]->rank >= 0 && in[0]->rank != 3 && in[0]->rank != 4)
 		return false;
+	if (!strcmp(n->op_type, "AveragePool")) {
+		size_t nd;
+		const int64_t *d = ir_attr_ints(n, "dilations", &nd);
+
+		/* The average kernel has no dilation: leave those to the CPU. */
+		for (size_t i = 0; d && i < nd; i++)
+			if (d[i] != 1)
+				return false;
+	}
 	return ir_attr_int(n, "storage_order", 0) == 0;
 }
 
