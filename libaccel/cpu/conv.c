@@ -856,14 +856,6 @@ NN_KERNEL(cpu_conv)
 	ACCEL_TRY(cpu_act_from_node(ctx->node, &j.act));
 	if (tensor_numel(out[0]) == 0)
 		return NULL;
-	if (ctx->state) {
-		bool done;
-
-		ACCEL_TRY(conv_dnnl_exec(ctx, ctx->state, in, n_in, out, &j.g,
-					 &j.act, j.z, &done));
-		if (done)
-			return NULL;
-	}
 	if (j.cg == 1 && j.group > 1 && j.g.k[2] <= DW_MAX_KX) {
 		bool fast = j.g.in[0] == 1 && j.g.k[0] == 1 &&
 			    j.g.k_sp <= DW_MAX_TAPS;
