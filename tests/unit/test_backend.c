@@ -93,23 +93,31 @@ static const backend_ops loop_ops = {
 };
 
 static loop_dev dev_state;
+static char loop_spec[32], loop_name[64]; /* "opencl:N", after real ones */
 
-/* A context with the CPU and one loopback device registered as opencl:0. */
+/* A context with the loopback device registered after the real devices,
+ * as the next free opencl:N. */
 static accel_context *ctx_with_loopback(void)
 {
 	accel_context *c;
 	struct accel_device *d;
+	int idx = 0;
 
 	assert_null(accel_context_create(0, &c));
+	for (size_t i = 0; i < c->n_devices; i++)
+		if (c->devices[i].kind == ACCEL_DEVICE_OPENCL)
+			idx++;
+	snprintf(loop_spec, sizeof(loop_spec), "opencl:%d", idx);
+	snprintf(loop_name, sizeof(loop_name), "opencl:%d (loopback)", idx);
 	c->devices = realloc(c->devices, sizeof(*c->devices) * (c->n_devices + 1));
 	d = &c->devices[c->n_devices++];
 	memset(d, 0, sizeof(*d));
 	d->kind = ACCEL_DEVICE_OPENCL;
-	d->index = 0;
-	d->name = strdup("opencl:0 (loopback)");
+	d->index = idx;
+	d->name = strdup(loop_name);
 	d->backend.ops = &loop_ops;
 	d->backend.impl = &dev_state;
-	d->backend.name = strdup("opencl:0 (loopback)");
+	d->backend.name = strdup(loop_name);
 	return c;
 }
 
@@ -157,11 +165,13 @@ static void unsupported_nodes_fall_back_to_cpu(void **state)
 	accel_node_placement p;
 	accel_model *m;
 	accel_session *s;
+	char spec[48];
 
 	(void)state;
 	memset(&dev_state, 0, sizeof(dev_state));
 	assert_null(accel_model_load_memory(c, b.data, b.size, "split.onnx", NULL, 0, &m));
-	s = session_on(m, "opencl:0,cpu");
+	snprintf(spec, sizeof(spec), "%s,cpu", loop_spec);
+	s = session_on(m, spec);
 	assert_int_equal(accel_session_step_count(s), 2);
 	assert_null(accel_session_placement(s, 0, &p));
 	assert_string_equal(p.op_type, "Add");
@@ -169,7 +179,7 @@ static void unsupported_nodes_fall_back_to_cpu(void **state)
 	assert_non_null(strstr(p.reason, "fallback"));
 	assert_null(accel_session_placement(s, 1, &p));
 	assert_string_equal(p.op_type, "Relu");
-	assert_string_equal(p.device, "opencl:0 (loopback)");
+	assert_string_equal(p.device, loop_name);
 	run_and_check(s);
 	/* Add on the CPU, its result uploaded, Relu on the device, downloaded. */
 	assert_int_equal(dev_state.execs, 1);
@@ -196,7 +206,7 @@ static void device_failure_fails_the_run_only(void **state)
 	(void)state;
 	memset(&dev_state, 0, sizeof(dev_state));
 	assert_null(accel_model_load_memory(c, b.data, b.size, "fail.onnx", NULL, 0, &m));
-	s = session_on(m, "opencl:0");
+	s = session_on(m, loop_spec);
 	assert_null(accel_tensor_create(ACCEL_DTYPE_F32, 2, dims, &x));
 	in.name = "x";
 	in.tensor = x;
@@ -228,10 +238,10 @@ static void unknown_device_is_refused(void **state)
 	(void)state;
 	assert_null(accel_model_load_memory(c, b.data, b.size, "dev.onnx", NULL, 0, &m));
 	accel_session_options_init(&o);
-	o.devices = "opencl:7";
+	o.devices = "opencl:97";
 	st = accel_session_create(m, &o, &s);
 	assert_int_equal(accel_status_code_of(st), ACCEL_UNAVAILABLE);
-	assert_non_null(strstr(accel_status_message(st), "opencl:7"));
+	assert_non_null(strstr(accel_status_message(st), "opencl:97"));
 	accel_status_free(st);
 	o.devices = "opencl:0,opencl:0";
 	st = accel_session_create(m, &o, &s);
