@@ -36,6 +36,12 @@ GEN_H := $(O)/gen/accel_onnx.pb-c.h
 # OpenCL backend (ICD loader): on by default; OPENCL=0 builds without it.
 OPENCL ?= 1
 LIB_SRCS := $(sort $(wildcard libaccel/*/*.c) $(wildcard sched/*.c))
+# oneDNN convolutions (docs/PERFORMANCE.md): on when its header is present.
+DNNL ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)
+ifeq ($(DNNL),1)
+  LDLIBS += -ldnnl -lgomp
+  ACCEL_CFLAGS += -DACCEL_HAVE_DNNL
+endif
 ifeq ($(OPENCL),1)
   LDLIBS += -lOpenCL
   ACCEL_CFLAGS += -DACCEL_HAVE_OPENCL -DCL_TARGET_OPENCL_VERSION=120

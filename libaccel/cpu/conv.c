@@ -412,76 +412,107 @@ static __mmask16 row_mask(int64_t start, int64_t w)
 	return (__mmask16)(((1u << (b - a)) - 1) << a);
 }
 
-#define DW_MAX_BLOCKS 64 /* 16-wide output blocks per row: 1024 columns */
+/* acc += one input row's taps (|w|: that row's weight vectors). */
+static inline __attribute__((always_inline)) __m512
+dw_row_taps(__m512 acc, const float *xr, const __mmask16 *ml,
+	    const __mmask16 *mh, const __m512 *w, int64_t kw, int64_t dx,
+	    const int SX)
+{
+	const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16,
+					     18, 20, 22, 24, 26, 28, 30);
+
+	for (int64_t kx = 0; kx < kw; kx++) {
+		const float *src = xr + kx * dx;
+		__m512 v = _mm512_maskz_loadu_ps(ml[kx], src);
+
+		if (SX == 2)
+			v = _mm512_permutex2var_ps(v, ev,
+						   _mm512_maskz_loadu_ps(mh[kx], src + 16));
+		acc = _mm512_fmadd_ps(w[kx], v, acc);
+	}
+	return acc;
+}
 
 /*
  * One plane of a 2-D depthwise conv, stride 1 or 2, straight from X: 16
  * outputs of a row at a time, each tap a masked load (stride 2: two, and a
- * permute that keeps the even elements). The masks depend on the column
- * block and tap only, so they are computed once per plane. No padded copy
+ * permute that keeps the even elements), so borders need no scalar code.
+ * Column blocks outside, rows inside: a block's load masks depend on the
+ * block and tap only and stay in registers down the plane. No padded copy
  * of the plane, which cost as much as the arithmetic on MobileNet's small
- * planes. KW is a constant at the call (3) or the general g->k[2] (0).
+ * planes. KW is a constant at the call (3, 5) or 0 for g->k[2].
  */
 static inline __attribute__((always_inline)) void
 dw_plane(const conv_job *j, int64_t p, const int KW, const int SX)
 {
 	const win3 *g = &j->g;
-	const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16,
-					     18, 20, 22, 24, 26, 28, 30);
 	int64_t ow = g->out[2], iw = g->in[2], kw = KW ? KW : g->k[2];
+	int64_t kh = g->k[1], sy = g->s[1], dy = g->d[1], pt = g->pb[1];
 	int64_t nblk = (ow + 15) / 16;
 	int64_t n = p / j->cout, m = p % j->cout, c = m / j->mg;
 	const float *xc = j->x + (n * j->cin + c) * g->in_sp;
 	const float *wm = j->w + m * g->k_sp;
+	const float *z = j->z ? j->z + p * g->out_sp : NULL;
 	__m512 bias = _mm512_set1_ps(j->b ? j->b[m] : 0.0f);
 	float *y = j->y + p * g->out_sp;
-	__mmask16 mlo[DW_MAX_BLOCKS][DW_MAX_KX], mhi[DW_MAX_BLOCKS][DW_MAX_KX];
+	__mmask16 ml[DW_MAX_KX], mh[DW_MAX_KX];
 	__m512 wv[DW_DIRECT_TAPS];
+
+	__m512 w3[9];
 
 	for (int64_t t = 0; t < g->k_sp; t++)
 		wv[t] = _mm512_set1_ps(wm[t]);
-	for (int64_t b = 0; b < nblk; b++)
+	for (int t = 0; t < 9; t++)
+		w3[t] = g->k_sp == 9 ? wv[t] : _mm512_setzero_ps();
+	for (int64_t b = 0; b < nblk; b++) {
+		int64_t x0 = b * 16 * SX - g->pb[2];
+		__mmask16 keep = row_mask(b * 16, ow);
+
 		for (int64_t kx = 0; kx < kw; kx++) {
-			int64_t st = b * 16 * SX - g->pb[2] + kx * g->d[2];
-
-			mlo[b][kx] = row_mask(st, iw);
-			mhi[b][kx] = row_mask(st + 16, iw);
+			ml[kx] = row_mask(x0 + kx * g->d[2], iw);
+			mh[kx] = row_mask(x0 + kx * g->d[2] + 16, iw);
 		}
-	for (int64_t oy = 0; oy < g->out[1]; oy++) {
-		float *yr = y + oy * ow;
-
-		for (int64_t b = 0; b < nblk; b++) {
+		for (int64_t oy = 0; oy < g->out[1]; oy++) {
+			int64_t iy0 = oy * sy - pt;
+			const float *xr = xc + x0;
 			__m512 acc = bias;
 
-			for (int64_t ky = 0; ky < g->k[1]; ky++) {
-				int64_t iy = oy * g->s[1] - g->pb[1] + ky * g->d[1];
-				const float *xr;
+			if (KW == 3 && kh == 3 && iy0 >= 0 &&
+			    iy0 + 2 * dy < g->in[1]) {
+				/*
+				 * The common 3x3 interior, written out: nine
+				 * FMAs in three chains, weights in registers.
+				 */
+				const float *r0 = xr + iy0 * iw, *r1 = r0 + dy * iw;
+				const float *r2 = r1 + dy * iw;
+				__m512 a1 = _mm512_setzero_ps(), a2 = a1;
 
-				if (iy < 0 || iy >= g->in[1])
-					continue;
-				xr = xc + iy * iw + b * 16 * SX - g->pb[2];
-				for (int64_t kx = 0; kx < kw; kx++) {
-					const float *src = xr + kx * g->d[2];
-					__m512 v = _mm512_maskz_loadu_ps(mlo[b][kx], src);
+				acc = dw_row_taps(acc, r0, ml, mh, w3, 3, g->d[2], SX);
+				a1 = dw_row_taps(a1, r1, ml, mh, w3 + 3, 3, g->d[2], SX);
+				a2 = dw_row_taps(a2, r2, ml, mh, w3 + 6, 3, g->d[2], SX);
+				acc = _mm512_add_ps(acc, _mm512_add_ps(a1, a2));
+			} else if (iy0 >= 0 && iy0 + (kh - 1) * dy < g->in[1]) {
+				/* Every row of the window inside X: no checks. */
+				for (int64_t ky = 0; ky < kh; ky++)
+					acc = dw_row_taps(acc, xr + (iy0 + ky * dy) * iw,
+							  ml, mh, wv + ky * kw, kw,
+							  g->d[2], SX);
+			} else {
+				for (int64_t ky = 0; ky < kh; ky++) {
+					int64_t iy = iy0 + ky * dy;
 
-					if (SX == 2)
-						v = _mm512_permutex2var_ps(v, ev,
-							_mm512_maskz_loadu_ps(mhi[b][kx],
-									      src + 16));
-					acc = _mm512_fmadd_ps(wv[ky * kw + kx], v, acc);
+					if (iy >= 0 && iy < g->in[1])
+						acc = dw_row_taps(acc, xr + iy * iw, ml, mh,
+								  wv + ky * kw, kw,
+								  g->d[2], SX);
 				}
 			}
 			/* Residual and activation while the outputs are in registers. */
-			if (j->z)
+			if (z)
 				acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(
-					row_mask(b * 16, ow),
-					j->z + p * g->out_sp + oy * ow + b * 16));
+					keep, z + oy * ow + b * 16));
 			acc = (__m512)act_one(&j->act, (act_v16)acc);
-			if (b * 16 + 16 <= ow)
-				_mm512_storeu_ps(yr + b * 16, acc);
-			else
-				_mm512_mask_storeu_ps(yr + b * 16,
-						      row_mask(b * 16, ow), acc);
+			_mm512_mask_storeu_ps(y + oy * ow + b * 16, keep, acc);
 		}
 	}
 }
@@ -568,6 +599,13 @@ static void conv_blocks(void *arg, int64_t begin, int64_t end)
 				       .ldz = g->out_sp, .act = j->act };
 		float *bp = buf;
 
+		if (pointwise && j->mg <= 64) {
+			/* Few output channels reuse X little: read it in place. */
+			st = sgemm_epi(NULL, false, false, j->mg, nb, kdim, 1.0f, w,
+				       kdim, x + c0, g->in_sp, 0.0f, y, g->out_sp,
+				       &epi);
+			continue;
+		}
 		if (pointwise) {
 			pack_block(x, g->in_sp, kdim, nb, bp, c0);
 		} else {
@@ -856,6 +894,14 @@ NN_KERNEL(cpu_conv)
 	ACCEL_TRY(cpu_act_from_node(ctx->node, &j.act));
 	if (tensor_numel(out[0]) == 0)
 		return NULL;
+	if (ctx->state) {
+		bool done;
+
+		ACCEL_TRY(conv_dnnl_exec(ctx, ctx->state, in, n_in, out, &j.g,
+					 &j.act, j.z, &done));
+		if (done)
+			return NULL;
+	}
 	if (j.cg == 1 && j.group > 1 && j.g.k[2] <= DW_MAX_KX) {
 		bool fast = j.g.in[0] == 1 && j.g.k[0] == 1 &&
 			    j.g.k_sp <= DW_MAX_TAPS;
@@ -865,8 +911,7 @@ NN_KERNEL(cpu_conv)
 
 #if defined(__AVX512F__)
 		if (fast && j.g.k_sp <= DW_DIRECT_TAPS &&
-		    (j.g.s[2] == 1 || j.g.s[2] == 2) &&
-		    j.g.out[2] <= 16 * DW_MAX_BLOCKS)
+		    (j.g.s[2] == 1 || j.g.s[2] == 2))
 			fn = depthwise_direct;
 #endif
 		parallel_for(ctx->pool, x->dims[0] * j.cout,

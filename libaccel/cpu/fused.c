@@ -133,7 +133,8 @@ static accel_status cpu_fused_matmul_prepare(const cpu_ctx *ctx,
 }
 
 const cpu_kernel cpu_kernels_fused[] = {
-	{ "FusedConv", "com.accel", cpu_fused_conv },
+	{ "FusedConv", "com.accel", cpu_fused_conv, conv_dnnl_prepare,
+	  conv_dnnl_release },
 	{ "FusedGemm", "com.accel", cpu_fused_gemm, cpu_fused_gemm_prepare,
 	  nn_packed_release },
 	{ "FusedMatMul", "com.accel", cpu_fused_matmul, cpu_fused_matmul_prepare,

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #define DIRECT_B_MAX_M 64
+#define MC_DIRECT_MAX 256 /* rows a row block may hold when A is in place */
 #define SMALL_GEMM (1 << 18) /* multiply-adds below which one thread works */
 
 typedef struct pack_b_job {
@@ -280,7 +281,15 @@ static accel_status sgemm_core(threadpool *pool, bool trans_a, int64_t m,
 		}
 	}
 	j.ldc = ldc;
+	/*
+	 * Each row block streams all of B again. With A read in place the
+	 * block may be taller than the variant's MC (nothing is packed but a
+	 * last partial sliver): up to MC_DIRECT_MAX rows stream B once, e.g.
+	 * a 128-token Linear layer whose weights come from memory.
+	 */
 	j.mc = isa->mc;
+	if (!trans_a && alpha == 1.0f && m > j.mc && m <= MC_DIRECT_MAX)
+		j.mc = (m + isa->mr - 1) / isa->mr * isa->mr;
 	j.mblocks = (m + j.mc - 1) / j.mc;
 	/*
 	 * Column blocks only exist to feed threads (B streams per sliver

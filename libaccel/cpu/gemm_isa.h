@@ -66,6 +66,9 @@ INLINE void kernel_body(KERNEL_ARGS)
 
 	for (int64_t p = 0; p < kc; p++) {
 		__m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+		/* B may come from memory (weights): fetch 16 steps ahead. */
+		_mm_prefetch((const char *)(b + 16 * bs), _MM_HINT_T0);
+		_mm_prefetch((const char *)(b + 16 * bs + 16), _MM_HINT_T0);
 		__m512 av;
 #define ROW(i, base, o)                                         \
 	av = _mm512_set1_ps(base[(o) * rs]);                    \
@@ -366,9 +369,9 @@ static void gemm_tasks(void *arg, int64_t begin, int64_t end)
 	bool direct = !j->trans_a && j->alpha == 1.0f;
 
 	for (int64_t t = begin; t < end; t++) {
-		int64_t i0 = (t % j->mblocks) * MC;
+		int64_t i0 = (t % j->mblocks) * j->mc;
 		int64_t jb0 = (t / j->mblocks) * j->nc;
-		int64_t mc = j->m - i0 < MC ? j->m - i0 : MC;
+		int64_t mc = j->m - i0 < j->mc ? j->m - i0 : j->mc;
 		int64_t nc = j->n - jb0 < j->nc ? j->n - jb0 : j->nc;
 
 		for (int64_t k0 = 0; k0 < j->k; k0 += KC) {
@@ -384,8 +387,10 @@ static void gemm_tasks(void *arg, int64_t begin, int64_t end)
 			for (int64_t ir = 0; ir < mc; ir += MR) {
 				int mr = mc - ir < MR ? (int)(mc - ir) : MR;
 
+				/* In place, only a last partial sliver is packed: at 0. */
 				if (!direct || mr < MR)
-					pack_a(j, i0 + ir, mr, k0, kc, apack + ir * kc);
+					pack_a(j, i0 + ir, mr, k0, kc,
+					       apack + (direct ? 0 : ir * kc));
 			}
 			for (int64_t jr = 0; jr < nc; jr += NR) {
 				int64_t col = jb0 + jr, bs;
@@ -399,7 +404,7 @@ static void gemm_tasks(void *arg, int64_t begin, int64_t end)
 					bool inplace = direct && mr == MR;
 					const float *as = inplace ?
 						j->a + (i0 + ir) * j->lda + k0 :
-						apack + ir * kc;
+						apack + (direct ? 0 : ir * kc);
 					int64_t rs = inplace ? j->lda : 1;
 					int64_t cs = inplace ? 1 : MR;
 					const tile_epi *ep = use_e ? &e : NULL;

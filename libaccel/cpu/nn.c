@@ -547,7 +547,7 @@ static accel_status cpu_dropout(const cpu_ctx *ctx, accel_tensor *const *in,
 }
 
 const cpu_kernel cpu_kernels_nn[] = {
-	{ "Conv", "", cpu_conv },
+	{ "Conv", "", cpu_conv, conv_dnnl_prepare, conv_dnnl_release },
 	{ "ConvTranspose", "", cpu_conv_transpose },
 	{ "ConvInteger", "", cpu_conv_integer },
 	{ "QLinearConv", "", cpu_qlinear_conv },

@@ -88,6 +88,20 @@ static inline accel_status win3_from(const nn_window *w, win3 *g)
 }
 
 /*
+ * Conv through oneDNN (conv_dnnl.c) where the build has it: prepare()
+ * keeps per-node state for 2-D, one-group, larger-than-1x1 convolutions
+ * with constant weights; exec sets *out_done when it ran the node (else
+ * the built-in kernels must). Without oneDNN these do nothing.
+ */
+accel_status conv_dnnl_prepare(const cpu_ctx *ctx, accel_tensor *const *const_in,
+			       int n_in, void **out_state);
+void conv_dnnl_release(void *state);
+accel_status conv_dnnl_exec(const cpu_ctx *ctx, void *state,
+			    accel_tensor *const *in, int n_in,
+			    accel_tensor *const *out, const win3 *g,
+			    const cpu_act *act, const float *z, bool *out_done);
+
+/*
  * A 2-D plane (win3 with in[0] == 1) padded with |fill| and split by column
  * phase into |rows| x |width| planes, one per x stride phase (conv.c).
  */

@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conv_dnnl.c - 2-D float32 convolutions through oneDNN (Debian's
+ * libdnnl-dev), when the build has it (ACCEL_HAVE_DNNL).
+ *
+ * Why: oneDNN's blocked-layout (nChw16c) "brgconv" kernels run ResNet's
+ * 3x3 convolutions at 160-210 GFLOP/s on one AVX-512 core, against 105-135
+ * for our im2col/implicit GEMM, even paying a reorder of X into the blocked
+ * layout and of Y back to NCHW on every call (docs/PERFORMANCE.md has the
+ * numbers). For 1x1 convolutions the reorders cost more than they save, and
+ * depthwise ones have their own direct kernel, so those stay ours.
+ *
+ * The weights are reordered once, at the first run for a given input shape
+ * (the blocked format oneDNN picks depends on it); primitives are cached
+ * per node in the prepare() state behind a mutex. Bias and Relu/Clip run
+ * inside oneDNN; FusedConv's residual and other activations run after, on
+ * the NCHW output while it is in cache.
+ */
+#include "cpu/nn_kernels.h"
+
+#if defined(ACCEL_HAVE_DNNL)
+
+#include <oneapi/dnnl/dnnl.h>
+#include <math.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DNNL_MAX_PARTS 8
+
+/* One slice of the output channels: its own primitive and weights. */
+typedef struct dnnl_part {
+	int64_t oc0, oc1;
+	dnnl_primitive_t conv, to_plain;
+	dnnl_memory_desc_t dst_md, udst_md; /* blocked; strided NCHW slice */
+	dnnl_memory_t wmem;
+} dnnl_part;
+
+typedef struct dnnl_conv {
+	pthread_mutex_t lock;
+	dnnl_engine_t eng;
+	const float *w, *b; /* the node's constant weights and bias */
+	int64_t wdims[4];
+	/* Built at the first run for input shape |xdims| and |threads|: */
+	int64_t xdims[4];
+	int threads, n_parts;
+	dnnl_primitive_t to_blocked;
+	dnnl_memory_desc_t src_md, usrc_md;
+	dnnl_part parts[DNNL_MAX_PARTS];
+	cpu_act act;
+	bool act_inside; /* Relu/Clip as a oneDNN post-op */
+} dnnl_conv;
+
+#define DNNL_TRY(call, what)                                                 \
+	do {                                                                 \
+		dnnl_status_t s_ = (call);                                   \
+		if (s_ != dnnl_success)                                      \
+			return status_error(ACCEL_INTERNAL,                  \
+					    "oneDNN %s failed (status %d)",  \
+					    what, (int)s_);                  \
+	} while (0)
+
+static void built_free(dnnl_conv *d)
+{
+	for (int i = 0; i < d->n_parts; i++) {
+		dnnl_part *p = &d->parts[i];
+
+		if (p->conv)
+			dnnl_primitive_destroy(p->conv);
+		if (p->to_plain)
+			dnnl_primitive_destroy(p->to_plain);
+		if (p->wmem)
+			dnnl_memory_destroy(p->wmem);
+	}
+	if (d->to_blocked)
+		dnnl_primitive_destroy(d->to_blocked);
+	memset(d->parts, 0, sizeof(d->parts));
+	d->to_blocked = NULL;
+	d->n_parts = 0;
+	memset(d->xdims, 0, sizeof(d->xdims));
+}
+
+void conv_dnnl_release(void *state)
+{
+	dnnl_conv *d = state;
+
+	if (!d)
+		return;
+	built_free(d);
+	if (d->eng)
+		dnnl_engine_destroy(d->eng);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+static accel_status reorder_create(dnnl_engine_t eng,
+				   const dnnl_memory_desc_t *from,
+				   const dnnl_memory_desc_t *to,
+				   dnnl_primitive_t *out)
+{
+	dnnl_primitive_desc_t pd;
+	dnnl_status_t s;
+
+	DNNL_TRY(dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL),
+		 "reorder descriptor");
+	s = dnnl_primitive_create(out, pd);
+	dnnl_primitive_desc_destroy(pd);
+	DNNL_TRY(s, "reorder primitive");
+	return NULL;
+}
+
+/* Run a one-off reorder of |from| (at |src|) into memory |to|. */
+static accel_status reorder_once(dnnl_engine_t eng, const dnnl_memory_desc_t *from,
+				 const void *src, dnnl_memory_t to)
+{
+	const dnnl_memory_desc_t *tmd;
+	dnnl_primitive_t re = NULL;
+	dnnl_memory_t m = NULL;
+	dnnl_stream_t stream = NULL;
+	dnnl_status_t s;
+
+	DNNL_TRY(dnnl_memory_get_memory_desc(to, &tmd), "memory desc query");
+	ACCEL_TRY(reorder_create(eng, from, tmd, &re));
+	s = dnnl_memory_create(&m, from, eng, (void *)src);
+	if (s == dnnl_success)
+		s = dnnl_stream_create(&stream, eng, dnnl_stream_default_flags);
+	if (s == dnnl_success) {
+		dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, m }, { DNNL_ARG_TO, to } };
+
+		s = dnnl_primitive_execute(re, stream, 2, args);
+		if (s == dnnl_success)
+			s = dnnl_stream_wait(stream);
+	}
+	if (stream)
+		dnnl_stream_destroy(stream);
+	if (m)
+		dnnl_memory_destroy(m);
+	dnnl_primitive_destroy(re);
+	DNNL_TRY(s, "weight reorder");
+	return NULL;
+}
+
+/* Output channels [p->oc0, p->oc1): primitive, reorders, weights. */
+static accel_status build_part(dnnl_conv *d, dnnl_part *p, const accel_tensor *x,
+			       const accel_tensor *y, const win3 *g)
+{
+	int64_t oc = p->oc1 - p->oc0, sp = y->dims[2] * y->dims[3];
+	dnnl_dims_t sd = { x->dims[0], x->dims[1], x->dims[2], x->dims[3] };
+	dnnl_dims_t dd = { y->dims[0], oc, y->dims[2], y->dims[3] };
+	dnnl_dims_t dstr = { y->dims[1] * sp, sp, y->dims[3], 1 };
+	dnnl_dims_t wd = { oc, d->wdims[1], d->wdims[2], d->wdims[3] };
+	dnnl_dims_t bd = { oc };
+	dnnl_dims_t st = { g->s[1], g->s[2] }, dil = { g->d[1] - 1, g->d[2] - 1 };
+	dnnl_dims_t pl = { g->pb[1], g->pb[2] }, pr = { g->pe[1], g->pe[2] };
+	dnnl_memory_desc_t sany, dany, wany, wplain, bmd;
+	dnnl_convolution_desc_t cd;
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_post_ops_t po = NULL;
+	dnnl_primitive_desc_t pd = NULL;
+	dnnl_status_t s;
+
+	DNNL_TRY(dnnl_memory_desc_init_by_strides(&p->udst_md, 4, dd, dnnl_f32, dstr), "memory desc");
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&sany, 4, sd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&dany, 4, dd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&wany, 4, wd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&wplain, 4, wd, dnnl_f32, dnnl_oihw), "memory desc");
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x), "memory desc");
+	DNNL_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+							      dnnl_convolution_direct, &sany, &wany,
+							      d->b ? &bmd : NULL, &dany, st, dil,
+							      pl, pr),
+		 "convolution descriptor");
+	if (d->act_inside) {
+		DNNL_TRY(dnnl_primitive_attr_create(&attr), "attributes");
+		s = dnnl_post_ops_create(&po);
+		if (s == dnnl_success)
+			s = d->act.lo == 0.0f && d->act.hi == INFINITY ?
+				    dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu,
+								 0.0f, 0.0f) :
+				    dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip,
+								 d->act.lo, d->act.hi);
+		if (s == dnnl_success)
+			s = dnnl_primitive_attr_set_post_ops(attr, po);
+		if (po)
+			dnnl_post_ops_destroy(po);
+		if (s != dnnl_success) {
+			dnnl_primitive_attr_destroy(attr);
+			DNNL_TRY(s, "activation post-op");
+		}
+	}
+	s = dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, NULL);
+	if (attr)
+		dnnl_primitive_attr_destroy(attr);
+	DNNL_TRY(s, "convolution primitive descriptor");
+	/* Every part must want the same blocked source: the first one's. */
+	if (p == &d->parts[0])
+		d->src_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+	else if (!dnnl_memory_desc_equal(&d->src_md,
+					 dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)))
+		s = dnnl_unimplemented;
+	p->dst_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+	if (s == dnnl_success)
+		s = dnnl_primitive_create(&p->conv, pd);
+	if (s == dnnl_success)
+		s = dnnl_memory_create(&p->wmem,
+				       dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+				       d->eng, DNNL_MEMORY_ALLOCATE);
+	dnnl_primitive_desc_destroy(pd);
+	DNNL_TRY(s, "convolution primitive");
+	ACCEL_TRY(reorder_create(d->eng, &p->dst_md, &p->udst_md, &p->to_plain));
+	/* The weights, once, into the format the primitive chose. */
+	return reorder_once(d->eng, &wplain,
+			    d->w + p->oc0 * d->wdims[1] * d->wdims[2] * d->wdims[3],
+			    p->wmem);
+}
+
+/*
+ * The primitives for input shape |x| and |threads| threads: the output
+ * channels split in as many parts, each run by one of the session's pool
+ * threads as a one-thread oneDNN call. oneDNN threads with OpenMP, whose
+ * idle team would spin against the pool; split this way it never forms.
+ */
+static accel_status build(dnnl_conv *d, const accel_tensor *x,
+			  const accel_tensor *y, const win3 *g, int threads)
+{
+	dnnl_dims_t sd = { x->dims[0], x->dims[1], x->dims[2], x->dims[3] };
+	int64_t oc = d->wdims[0], chunk;
+	accel_status st = NULL;
+
+	built_free(d);
+	d->threads = threads; /* the key, before clamping */
+	if (threads > DNNL_MAX_PARTS)
+		threads = DNNL_MAX_PARTS;
+	/* Parts of whole 16-channel blocks, the blocked layout's unit. */
+	chunk = (oc + threads - 1) / threads;
+	chunk = (chunk + 15) / 16 * 16;
+	d->n_parts = (int)((oc + chunk - 1) / chunk);
+	for (int i = 0; i < d->n_parts; i++) {
+		d->parts[i].oc0 = i * chunk;
+		d->parts[i].oc1 = (i + 1) * chunk < oc ? (i + 1) * chunk : oc;
+	}
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->usrc_md, 4, sd, dnnl_f32, dnnl_nchw),
+		 "memory desc");
+	for (int i = 0; i < d->n_parts && !st; i++)
+		st = build_part(d, &d->parts[i], x, y, g);
+	if (!st)
+		st = reorder_create(d->eng, &d->usrc_md, &d->src_md, &d->to_blocked);
+	if (st) {
+		built_free(d);
+		return st;
+	}
+	memcpy(d->xdims, x->dims, sizeof(d->xdims));
+	return NULL;
+}
+
+accel_status conv_dnnl_prepare(const cpu_ctx *ctx, accel_tensor *const *const_in,
+			       int n_in, void **out_state)
+{
+	const accel_tensor *w = const_in[1], *b = n_in > 2 ? const_in[2] : NULL;
+	int64_t group = ir_attr_int(ctx->node, "group", 1);
+	dnnl_conv *d;
+
+	*out_state = NULL;
+	/* 2-D, one group, a window larger than 1x1, constant float32 W/B. */
+	if (!w || w->dtype != ACCEL_DTYPE_F32 || w->rank != 4 || group != 1 ||
+	    w->dims[2] * w->dims[3] <= 1 || (b && b->dtype != ACCEL_DTYPE_F32) ||
+	    getenv("ACCEL_NO_DNNL"))
+		return NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return status_oom("oneDNN convolution state");
+	pthread_mutex_init(&d->lock, NULL);
+	if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success) {
+		conv_dnnl_release(d);
+		return NULL; /* no oneDNN CPU engine: the built-in kernels run */
+	}
+	d->w = w->data;
+	d->b = b ? b->data : NULL;
+	memcpy(d->wdims, w->dims, sizeof(d->wdims));
+	*out_state = d;
+	return NULL;
+}
+
+typedef struct post_job {
+	float *y;
+	const float *z;
+	const cpu_act *act;
+	int64_t sp;
+} post_job;
+
+static void post_planes(void *arg, int64_t begin, int64_t end)
+{
+	const post_job *j = arg;
+
+	for (int64_t p = begin; p < end; p++) {
+		float *y = j->y + p * j->sp;
+
+		if (j->z)
+			for (int64_t i = 0; i < j->sp; i++)
+				y[i] += j->z[p * j->sp + i];
+		cpu_act_row(j->act, y, j->sp);
+	}
+}
+
+typedef struct part_job {
+	dnnl_conv *d;
+	dnnl_memory_t src; /* the blocked source, shared */
+	float *y;
+	_Atomic int failed; /* a dnnl_status_t */
+} part_job;
+
+static dnnl_status_t part_run(const part_job *j, dnnl_part *p)
+{
+	dnnl_conv *d = j->d;
+	int64_t sp = 1;
+	dnnl_memory_t bdst = NULL, ud = NULL, bias = NULL;
+	dnnl_stream_t stream = NULL;
+	dnnl_status_t s;
+
+	for (int i = 2; i < 4; i++)
+		sp *= p->udst_md.dims[i];
+	/* This thread's ICV: no OpenMP team (a pool worker, or the caller
+	 * whose setting conv_dnnl_exec() restores). */
+	omp_set_num_threads(1);
+	s = dnnl_memory_create(&bdst, &p->dst_md, d->eng, DNNL_MEMORY_ALLOCATE);
+	if (s == dnnl_success)
+		s = dnnl_memory_create(&ud, &p->udst_md, d->eng, j->y + p->oc0 * sp);
+	if (s == dnnl_success && d->b) {
+		dnnl_memory_desc_t bmd;
+		dnnl_dims_t bd = { p->oc1 - p->oc0 };
+
+		s = dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
+		if (s == dnnl_success)
+			s = dnnl_memory_create(&bias, &bmd, d->eng,
+					       (void *)(d->b + p->oc0));
+	}
+	if (s == dnnl_success)
+		s = dnnl_stream_create(&stream, d->eng, dnnl_stream_default_flags);
+	if (s == dnnl_success) {
+		dnnl_exec_arg_t ac[4] = { { DNNL_ARG_SRC, j->src },
+					  { DNNL_ARG_WEIGHTS, p->wmem },
+					  { DNNL_ARG_DST, bdst },
+					  { DNNL_ARG_BIAS, bias } };
+		dnnl_exec_arg_t a2[2] = { { DNNL_ARG_FROM, bdst }, { DNNL_ARG_TO, ud } };
+
+		s = dnnl_primitive_execute(p->conv, stream, bias ? 4 : 3, ac);
+		if (s == dnnl_success)
+			s = dnnl_primitive_execute(p->to_plain, stream, 2, a2);
+		if (s == dnnl_success)
+			s = dnnl_stream_wait(stream);
+	}
+	if (stream)
+		dnnl_stream_destroy(stream);
+	if (bdst)
+		dnnl_memory_destroy(bdst);
+	if (ud)
+		dnnl_memory_destroy(ud);
+	if (bias)
+		dnnl_memory_destroy(bias);
+	return s;
+}
+
+static void parts_range(void *arg, int64_t begin, int64_t end)
+{
+	part_job *j = arg;
+
+	for (int64_t i = begin; i < end; i++) {
+		dnnl_status_t s = part_run(j, &j->d->parts[i]);
+
+		if (s != dnnl_success)
+			atomic_store(&j->failed, (int)s);
+	}
+}
+
+static accel_status run(dnnl_conv *d, const cpu_ctx *ctx, accel_tensor *const *in,
+			accel_tensor *const *out)
+{
+	part_job j = { d, NULL, out[0]->data, 0 };
+	dnnl_memory_t us = NULL;
+	dnnl_stream_t stream = NULL;
+	dnnl_status_t s;
+
+	s = dnnl_memory_create(&us, &d->usrc_md, d->eng, in[0]->data);
+	if (s == dnnl_success)
+		s = dnnl_memory_create(&j.src, &d->src_md, d->eng, DNNL_MEMORY_ALLOCATE);
+	if (s == dnnl_success)
+		s = dnnl_stream_create(&stream, d->eng, dnnl_stream_default_flags);
+	if (s == dnnl_success) {
+		dnnl_exec_arg_t a1[2] = { { DNNL_ARG_FROM, us }, { DNNL_ARG_TO, j.src } };
+
+		s = dnnl_primitive_execute(d->to_blocked, stream, 2, a1);
+		if (s == dnnl_success)
+			s = dnnl_stream_wait(stream);
+	}
+	if (s == dnnl_success) {
+		parallel_for(ctx->pool, d->n_parts, 1, parts_range, &j);
+		s = (dnnl_status_t)atomic_load(&j.failed);
+	}
+	if (stream)
+		dnnl_stream_destroy(stream);
+	if (us)
+		dnnl_memory_destroy(us);
+	if (j.src)
+		dnnl_memory_destroy(j.src);
+	if (s != dnnl_success)
+		return status_error(ACCEL_INTERNAL, "oneDNN convolution failed (status %d)",
+				    (int)s);
+	return NULL;
+}
+
+accel_status conv_dnnl_exec(const cpu_ctx *ctx, void *state,
+			    accel_tensor *const *in, int n_in,
+			    accel_tensor *const *out, const win3 *g,
+			    const cpu_act *act, const float *z, bool *out_done)
+{
+	dnnl_conv *d = state;
+	accel_status st = NULL;
+	post_job pj;
+	int prev;
+
+	*out_done = false;
+	if (!d || in[0]->rank != 4 || in[0]->dtype != ACCEL_DTYPE_F32 ||
+	    in[1]->data != d->w || (d->b && (n_in < 3 || !in[2] || in[2]->data != d->b)) ||
+	    (!d->b && n_in > 2 && in[2]))
+		return NULL; /* not what prepare() saw: the built-in kernels run */
+	/*
+	 * Primitives are sized for the calling thread's OpenMP count: one
+	 * here, the caller's own setting put back before returning.
+	 */
+	prev = omp_get_max_threads();
+	omp_set_num_threads(1);
+	pthread_mutex_lock(&d->lock);
+	if (memcmp(d->xdims, in[0]->dims, sizeof(d->xdims)) || !d->n_parts ||
+	    d->threads != threadpool_size(ctx->pool) ||
+	    d->act.kind != act->kind || d->act.lo != act->lo || d->act.hi != act->hi) {
+		d->act = *act;
+		d->act_inside = !z && act->kind == CPU_ACT_CLAMP;
+		st = build(d, in[0], out[0], g, threadpool_size(ctx->pool));
+	}
+	if (!st)
+		st = run(d, ctx, in, out);
+	pthread_mutex_unlock(&d->lock);
+	omp_set_num_threads(prev);
+	if (st)
+		return st;
+	*out_done = true;
+	if (!z && (act->kind == CPU_ACT_NONE || d->act_inside))
+		return NULL;
+	pj.y = out[0]->data;
+	pj.z = z;
+	pj.act = act;
+	pj.sp = g->out_sp;
+	parallel_for(ctx->pool, out[0]->dims[0] * out[0]->dims[1],
+		     nn_grain(g->out_sp), post_planes, &pj);
+	return NULL;
+}
+
+#else /* !ACCEL_HAVE_DNNL */
+
+accel_status conv_dnnl_prepare(const cpu_ctx *ctx, accel_tensor *const *const_in,
+			       int n_in, void **out_state)
+{
+	*out_state = NULL;
+	return NULL;
+}
+
+void conv_dnnl_release(void *state)
+{
+}
+
+accel_status conv_dnnl_exec(const cpu_ctx *ctx, void *state,
+			    accel_tensor *const *in, int n_in,
+			    accel_tensor *const *out, const win3 *g,
+			    const cpu_act *act, const float *z, bool *out_done)
+{
+	*out_done = false;
+	return NULL;
+}
+
+#endif /* ACCEL_HAVE_DNNL */
