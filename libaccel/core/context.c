@@ -13,39 +13,61 @@ static accel_status add_backend_devices(accel_context *c)
 	backend_device *found = NULL;
 	size_t n = 0;
 	accel_status st = backend_discover_all(&found, &n);
-	struct accel_device *all;
+	struct accel_device **all;
 
 	if (st || !n) {
 		free(found);
 		return st;
 	}
 	all = realloc(c->devices, sizeof(*all) * (c->n_devices + n));
+	if (all)
+		c->devices = all;
+	for (size_t i = 0; all && i < n; i++) {
+		struct accel_device *d = calloc(1, sizeof(*d));
+
+		if (!d) {
+			all = NULL;
+			break;
+		}
+		d->kind = found[i].ops->kind;
+		d->index = found[i].index;
+		d->backend = found[i];
+		d->name = strdup(found[i].name);
+		found[i].ops = NULL; /* now owned by the registry */
+		c->devices[c->n_devices++] = d;
+	}
 	if (!all) {
 		for (size_t i = 0; i < n; i++) {
+			if (!found[i].ops)
+				continue;
 			found[i].ops->destroy(found[i].impl);
 			free(found[i].name);
 		}
 		free(found);
 		return status_oom("the device registry");
 	}
-	c->devices = all;
-	for (size_t i = 0; i < n; i++) {
-		struct accel_device *d = &c->devices[c->n_devices++];
-
-		memset(d, 0, sizeof(*d));
-		d->kind = found[i].ops->kind;
-		d->index = found[i].index;
-		d->backend = found[i];
-		d->name = strdup(found[i].name);
-	}
 	free(found);
 	return NULL;
+}
+
+void accel_context_discover(accel_context *c)
+{
+	accel_status st;
+
+	pthread_mutex_lock(&c->discover_lock);
+	if (!c->discovered) {
+		st = add_backend_devices(c);
+		if (st)
+			c->discover_error = strdup(accel_status_message(st));
+		accel_status_free(st);
+		c->discovered = true;
+	}
+	pthread_mutex_unlock(&c->discover_lock);
 }
 
 ACCEL_API accel_status accel_context_create(uint32_t flags, accel_context **out_context)
 {
 	accel_context *c;
-	accel_status st;
 
 	if (!out_context)
 		return status_invalid("accel_context_create: out_context is NULL");
@@ -55,19 +77,21 @@ ACCEL_API accel_status accel_context_create(uint32_t flags, accel_context **out_
 	if (!c)
 		return status_oom("a context");
 	atomic_init(&c->refs, 1);
+	pthread_mutex_init(&c->discover_lock, NULL);
 	c->devices = calloc(1, sizeof(*c->devices));
-	if (!c->devices || asprintf(&c->devices[0].name, "cpu (%d cores)", cpu_count()) < 0) {
+	if (c->devices)
+		c->devices[0] = calloc(1, sizeof(**c->devices));
+	if (!c->devices || !c->devices[0] ||
+	    asprintf(&c->devices[0]->name, "cpu (%d cores)", cpu_count()) < 0) {
+		if (c->devices)
+			free(c->devices[0]);
 		free(c->devices);
+		pthread_mutex_destroy(&c->discover_lock);
 		free(c);
 		return status_oom("the device registry");
 	}
-	c->devices[0].kind = ACCEL_DEVICE_CPU;
+	c->devices[0]->kind = ACCEL_DEVICE_CPU;
 	c->n_devices = 1;
-	st = add_backend_devices(c);
-	if (st) {
-		accel_context_release(c);
-		return status_annotate(st, "device discovery");
-	}
 	*out_context = c;
 	return NULL;
 }
@@ -83,20 +107,27 @@ ACCEL_API void accel_context_release(accel_context *c)
 	if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
 	for (size_t i = 0; i < c->n_devices; i++) {
-		backend_device *b = &c->devices[i].backend;
+		backend_device *b = &c->devices[i]->backend;
 
 		if (b->ops)
 			b->ops->destroy(b->impl);
 		free(b->name);
-		free(c->devices[i].name);
+		free(c->devices[i]->name);
+		free(c->devices[i]);
 	}
 	free(c->devices);
+	free(c->discover_error);
+	pthread_mutex_destroy(&c->discover_lock);
 	free(c);
 }
 
+/* Counting devices discovers them: the context is logically unchanged. */
 ACCEL_API size_t accel_context_device_count(const accel_context *c)
 {
-	return c ? c->n_devices : 0;
+	if (!c)
+		return 0;
+	accel_context_discover((accel_context *)c);
+	return c->n_devices;
 }
 
 ACCEL_API accel_status accel_context_device(accel_context *c, size_t index,
@@ -104,10 +135,11 @@ ACCEL_API accel_status accel_context_device(accel_context *c, size_t index,
 {
 	if (!c || !out_device)
 		return status_invalid("accel_context_device: NULL argument");
+	accel_context_discover(c);
 	if (index >= c->n_devices)
 		return status_error(ACCEL_NOT_FOUND, "device index %zu is out of range (%zu devices)",
 				    index, c->n_devices);
-	*out_device = &c->devices[index];
+	*out_device = c->devices[index];
 	return NULL;
 }
 
@@ -142,11 +174,16 @@ ACCEL_API accel_status accel_context_find_device(accel_context *c, const char *s
 	if (strcmp(kind, "cpu") && strcmp(kind, "opencl") && strcmp(kind, "cuda"))
 		return status_invalid("device '%s': unknown kind '%s' (expected cpu, opencl[:N] or cuda[:N])",
 				      spec, kind);
+	if (strcmp(kind, "cpu"))
+		accel_context_discover(c);
 	for (size_t i = 0; i < c->n_devices; i++)
-		if (!strcmp(kind_name(c->devices[i].kind), kind) && c->devices[i].index == index) {
-			*out_device = &c->devices[i];
+		if (!strcmp(kind_name(c->devices[i]->kind), kind) && c->devices[i]->index == index) {
+			*out_device = c->devices[i];
 			return NULL;
 		}
+	if (c->discover_error)
+		return status_error(ACCEL_UNAVAILABLE, "device '%s' is not available: device discovery failed: %s",
+				    spec, c->discover_error);
 	return status_error(ACCEL_UNAVAILABLE, "device '%s' is not available on this host", spec);
 }
 

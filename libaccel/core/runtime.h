@@ -6,6 +6,7 @@
 #include "backend/backend.h"
 #include "ir/graph.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 struct accel_device {
@@ -17,9 +18,19 @@ struct accel_device {
 
 struct accel_context {
 	atomic_int refs;
+	/* The CPU is there from the start; other backends are discovered on
+	 * first use (accel_context_discover), so CPU-only work never pays for
+	 * initialising an OpenCL platform. Devices are allocated one by one:
+	 * a pointer to one stays valid while the context lives. */
+	pthread_mutex_t discover_lock;
+	bool discovered;
+	char *discover_error; /* why discovery failed, or NULL */
 	size_t n_devices;
-	struct accel_device *devices;
+	struct accel_device **devices;
 };
+
+/* Discover the non-CPU devices once (thread-safe, idempotent). */
+void accel_context_discover(accel_context *c);
 
 struct accel_model {
 	atomic_int refs;

@@ -45,6 +45,8 @@ static accel_status resolve_devices(accel_model *m, const char *spec,
 	*out_n = 0;
 	if (!spec || !*spec)
 		return NULL;
+	if (strcmp(spec, "cpu"))
+		accel_context_discover(c); /* before sizing the list */
 	list = calloc(c->n_devices + 1, sizeof(*list));
 	copy = strdup(spec);
 	if (!list || !copy) {
@@ -58,8 +60,8 @@ static accel_status resolve_devices(accel_model *m, const char *spec,
 		if (!strcmp(tok, "auto")) {
 			/* Every accelerator, then the CPU (a cost model comes later). */
 			for (size_t i = 0; i < c->n_devices; i++)
-				if (c->devices[i].backend.ops)
-					list[n++] = &c->devices[i].backend;
+				if (c->devices[i]->backend.ops)
+					list[n++] = &c->devices[i]->backend;
 			continue;
 		}
 		st = accel_context_find_device(c, tok, &dev);

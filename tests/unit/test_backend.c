@@ -104,14 +104,15 @@ static accel_context *ctx_with_loopback(void)
 	int idx = 0;
 
 	assert_null(accel_context_create(0, &c));
+	accel_context_discover(c);
 	for (size_t i = 0; i < c->n_devices; i++)
-		if (c->devices[i].kind == ACCEL_DEVICE_OPENCL)
+		if (c->devices[i]->kind == ACCEL_DEVICE_OPENCL)
 			idx++;
 	snprintf(loop_spec, sizeof(loop_spec), "opencl:%d", idx);
 	snprintf(loop_name, sizeof(loop_name), "opencl:%d (loopback)", idx);
 	c->devices = realloc(c->devices, sizeof(*c->devices) * (c->n_devices + 1));
-	d = &c->devices[c->n_devices++];
-	memset(d, 0, sizeof(*d));
+	d = calloc(1, sizeof(*d));
+	c->devices[c->n_devices++] = d;
 	d->kind = ACCEL_DEVICE_OPENCL;
 	d->index = idx;
 	d->name = strdup(loop_name);
