@@ -136,6 +136,8 @@ suite_asan() {
 	echo "building $ASAN_BUILD (SAN=1, -j$JOBS)"
 	make -s SAN=1 O="$ASAN_BUILD" -j"$JOBS" tests || return 1
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+	# Leaks inside PoCL/LLVM (kernel compilation) are not ours.
+	export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	echo "--- unit under ASan"
 	run_unit "$ASAN_BUILD" || rc=1
