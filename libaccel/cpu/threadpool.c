@@ -3,29 +3,47 @@
  * threadpool.c - worker threads that share a parallel_for job.
  *
  * A job is split into chunks claimed with an atomic counter, so uneven
- * chunks balance themselves. Workers sleep on a condition variable between
- * jobs; the caller runs chunks too and waits until every worker has left
- * the job before returning.
+ * chunks balance themselves. The caller runs chunks too and waits until
+ * every worker has left the job before returning.
+ *
+ * Waking a sleeping thread costs tens to hundreds of microseconds on a
+ * virtual machine, which is more than many operators of a small network
+ * take. So a worker that finishes a job spins for a short while (SPIN_NS)
+ * watching for the next one before it sleeps on the condition variable,
+ * and the caller only signals the condition variable when a worker is
+ * actually asleep. The caller's wait for stragglers is a short spin too.
  */
 #include "cpu/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* How long an idle worker watches for new work before sleeping. */
+#define SPIN_NS 200000
 
 struct threadpool {
 	int n_threads; /* including the caller */
 	pthread_t *workers;
 	pthread_mutex_t job_lock; /* one parallel_for at a time */
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;	  /* guards sleeping */
 	pthread_cond_t wake;
-	pthread_cond_t done;
-	uint64_t generation;
-	int busy; /* workers still inside the current job */
-	bool stop;
-	/* current job */
+	atomic_uint_fast64_t generation; /* bumped once per job */
+	atomic_int sleepers;		 /* workers blocked on |wake| */
+	atomic_int busy;		 /* workers still inside the job */
+	atomic_bool stop;
+	/* current job, published by the release increment of |generation| */
 	parallel_fn fn;
 	void *arg;
 	int64_t n, chunk;
@@ -37,6 +55,14 @@ int cpu_count(void)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n > 0 ? (int)n : 1;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void run_chunks(threadpool *tp)
@@ -52,25 +78,41 @@ static void run_chunks(threadpool *tp)
 	}
 }
 
+/* Wait for a generation other than |seen|: spin first, then sleep. */
+static uint64_t wait_for_job(threadpool *tp, uint64_t seen)
+{
+	int64_t deadline = now_ns() + SPIN_NS;
+	uint64_t g;
+
+	for (unsigned i = 1;; i++) {
+		g = atomic_load_explicit(&tp->generation, memory_order_acquire);
+		if (g != seen || atomic_load(&tp->stop))
+			return g;
+		cpu_relax();
+		if (!(i & 63) && now_ns() > deadline)
+			break;
+	}
+	pthread_mutex_lock(&tp->lock);
+	atomic_fetch_add(&tp->sleepers, 1);
+	while ((g = atomic_load(&tp->generation)) == seen && !atomic_load(&tp->stop))
+		pthread_cond_wait(&tp->wake, &tp->lock);
+	atomic_fetch_sub(&tp->sleepers, 1);
+	pthread_mutex_unlock(&tp->lock);
+	return g;
+}
+
 static void *worker_main(void *p)
 {
 	threadpool *tp = p;
 	uint64_t seen = 0;
 
-	pthread_mutex_lock(&tp->lock);
 	for (;;) {
-		while (!tp->stop && tp->generation == seen)
-			pthread_cond_wait(&tp->wake, &tp->lock);
-		if (tp->stop)
+		seen = wait_for_job(tp, seen);
+		if (atomic_load(&tp->stop))
 			break;
-		seen = tp->generation;
-		pthread_mutex_unlock(&tp->lock);
 		run_chunks(tp);
-		pthread_mutex_lock(&tp->lock);
-		if (--tp->busy == 0)
-			pthread_cond_signal(&tp->done);
+		atomic_fetch_sub_explicit(&tp->busy, 1, memory_order_release);
 	}
-	pthread_mutex_unlock(&tp->lock);
 	return NULL;
 }
 
@@ -87,7 +129,10 @@ accel_status threadpool_create(int n_threads, threadpool **out)
 	pthread_mutex_init(&tp->job_lock, NULL);
 	pthread_mutex_init(&tp->lock, NULL);
 	pthread_cond_init(&tp->wake, NULL);
-	pthread_cond_init(&tp->done, NULL);
+	atomic_init(&tp->generation, 0);
+	atomic_init(&tp->sleepers, 0);
+	atomic_init(&tp->busy, 0);
+	atomic_init(&tp->stop, false);
 	atomic_init(&tp->next, 0);
 	if (n_threads > 1) {
 		tp->workers = calloc((size_t)n_threads - 1, sizeof(pthread_t));
@@ -114,7 +159,7 @@ void threadpool_destroy(threadpool *tp)
 	if (!tp)
 		return;
 	pthread_mutex_lock(&tp->lock);
-	tp->stop = true;
+	atomic_store(&tp->stop, true);
 	pthread_cond_broadcast(&tp->wake);
 	pthread_mutex_unlock(&tp->lock);
 	for (int i = 0; i < tp->n_threads - 1; i++)
@@ -123,7 +168,6 @@ void threadpool_destroy(threadpool *tp)
 	pthread_mutex_destroy(&tp->job_lock);
 	pthread_mutex_destroy(&tp->lock);
 	pthread_cond_destroy(&tp->wake);
-	pthread_cond_destroy(&tp->done);
 	free(tp);
 }
 
@@ -151,22 +195,27 @@ void parallel_for(threadpool *tp, int64_t n, int64_t grain, parallel_fn fn,
 		chunk = grain;
 
 	pthread_mutex_lock(&tp->job_lock);
-	pthread_mutex_lock(&tp->lock);
 	tp->fn = fn;
 	tp->arg = arg;
 	tp->n = n;
 	tp->chunk = chunk;
 	atomic_store(&tp->next, 0);
-	tp->busy = tp->n_threads - 1;
-	tp->generation++;
-	pthread_cond_broadcast(&tp->wake);
-	pthread_mutex_unlock(&tp->lock);
+	atomic_store(&tp->busy, tp->n_threads - 1);
+	/* seq_cst: a worker going to sleep either sees this generation or is
+	 * counted in |sleepers| by the time we look. */
+	atomic_fetch_add(&tp->generation, 1);
+	if (atomic_load(&tp->sleepers) > 0) {
+		pthread_mutex_lock(&tp->lock);
+		pthread_cond_broadcast(&tp->wake);
+		pthread_mutex_unlock(&tp->lock);
+	}
 
 	run_chunks(tp);
 
-	pthread_mutex_lock(&tp->lock);
-	while (tp->busy > 0)
-		pthread_cond_wait(&tp->done, &tp->lock);
-	pthread_mutex_unlock(&tp->lock);
+	for (unsigned i = 1; atomic_load_explicit(&tp->busy, memory_order_acquire) > 0; i++) {
+		cpu_relax();
+		if (!(i & 1023))
+			sched_yield(); /* a worker may have been descheduled */
+	}
 	pthread_mutex_unlock(&tp->job_lock);
 }
