@@ -166,6 +166,7 @@ static void unsupported_nodes_fall_back_to_cpu(void **state)
 	accel_node_placement p;
 	accel_model *m;
 	accel_session *s;
+	accel_status st;
 	char spec[48];
 
 	(void)state;
@@ -181,6 +182,12 @@ static void unsupported_nodes_fall_back_to_cpu(void **state)
 	assert_null(accel_session_placement(s, 1, &p));
 	assert_string_equal(p.op_type, "Relu");
 	assert_string_equal(p.device, loop_name);
+	st = accel_session_placement(s, 2, &p); /* past the last step */
+	assert_int_equal(accel_status_code_of(st), ACCEL_NOT_FOUND);
+	accel_status_free(st);
+	st = accel_session_placement(s, 0, NULL);
+	assert_int_equal(accel_status_code_of(st), ACCEL_INVALID_ARGUMENT);
+	accel_status_free(st);
 	run_and_check(s);
 	/* Add on the CPU, its result uploaded, Relu on the device, downloaded. */
 	assert_int_equal(dev_state.execs, 1);
