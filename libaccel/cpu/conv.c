@@ -183,6 +183,21 @@ static void phase_row2(const float *xr, int64_t w, int64_t pl, float fill,
 }
 #endif
 
+float *nn_phase_setup(const win3 *g, int64_t *out_rows, int64_t *out_width, int64_t *off)
+{
+	int64_t rows = (g->out[1] - 1) * g->s[1] + (g->k[1] - 1) * g->d[1] + 1;
+	int64_t width = (g->out[2] + 15) / 16 * 16 + (g->k[2] - 1) * g->d[2] / g->s[2] + 1;
+
+	for (int64_t ky = 0; ky < g->k[1]; ky++)
+		for (int64_t kx = 0; kx < g->k[2]; kx++)
+			off[ky * g->k[2] + kx] =
+				((kx * g->d[2] % g->s[2]) * rows + ky * g->d[1]) * width +
+				kx * g->d[2] / g->s[2];
+	*out_rows = rows;
+	*out_width = width;
+	return malloc(sizeof(float) * (size_t)(g->s[2] * rows * width));
+}
+
 void nn_phase_plane(const win3 *g, const float *x, float fill, float *q,
 		    int64_t rows, int64_t width)
 {
@@ -363,21 +378,13 @@ static void depthwise_fast(void *arg, int64_t begin, int64_t end)
 {
 	const conv_job *j = arg;
 	const win3 *g = &j->g;
-	int64_t rows = (g->out[1] - 1) * g->s[1] + (g->k[1] - 1) * g->d[1] + 1;
-	int64_t width = (g->out[2] + 15) / 16 * 16 +
-			(g->k[2] - 1) * g->d[2] / g->s[2] + 1;
-	int64_t off[DW_MAX_TAPS];
-	float *q = malloc(sizeof(float) * (size_t)(g->s[2] * rows * width));
+	int64_t rows, width, off[DW_MAX_TAPS];
+	float *q = nn_phase_setup(g, &rows, &width, off);
 
 	if (!q) {
 		depthwise_planes(arg, begin, end);
 		return;
 	}
-	for (int64_t ky = 0; ky < g->k[1]; ky++)
-		for (int64_t kx = 0; kx < g->k[2]; kx++)
-			off[ky * g->k[2] + kx] =
-				((kx * g->d[2] % g->s[2]) * rows + ky * g->d[1]) * width +
-				kx * g->d[2] / g->s[2];
 	for (int64_t p = begin; p < end; p++) {
 		int64_t n = p / j->cout, m = p % j->cout, c = m / j->mg;
 

@@ -105,6 +105,12 @@ accel_status conv_dnnl_exec(const cpu_ctx *ctx, void *state,
  * A 2-D plane (win3 with in[0] == 1) padded with |fill| and split by column
  * phase into |rows| x |width| planes, one per x stride phase (conv.c).
  */
+/*
+ * Phase-plane geometry of a 2-D window: rows and padded width of one plane
+ * and each tap's offset into the planes (k[1]*k[2] entries of |off|).
+ * Returns the scratch planes (free() them), or NULL when out of memory.
+ */
+float *nn_phase_setup(const win3 *g, int64_t *out_rows, int64_t *out_width, int64_t *off);
 void nn_phase_plane(const win3 *g, const float *x, float fill, float *q,
 		    int64_t rows, int64_t width);
 

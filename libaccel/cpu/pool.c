@@ -144,21 +144,13 @@ static void maxpool_fast(void *arg, int64_t begin, int64_t end)
 {
 	const pool_job *j = arg;
 	const win3 *g = &j->g;
-	int64_t rows = (g->out[1] - 1) * g->s[1] + (g->k[1] - 1) * g->d[1] + 1;
-	int64_t width = (g->out[2] + 15) / 16 * 16 +
-			(g->k[2] - 1) * g->d[2] / g->s[2] + 1;
-	int64_t off[MP_MAX_TAPS];
-	float *q = malloc(sizeof(float) * (size_t)(g->s[2] * rows * width));
+	int64_t rows, width, off[MP_MAX_TAPS];
+	float *q = nn_phase_setup(g, &rows, &width, off);
 
 	if (!q) {
 		pool_planes(arg, begin, end);
 		return;
 	}
-	for (int64_t ky = 0; ky < g->k[1]; ky++)
-		for (int64_t kx = 0; kx < g->k[2]; kx++)
-			off[ky * g->k[2] + kx] =
-				((kx * g->d[2] % g->s[2]) * rows + ky * g->d[1]) * width +
-				kx * g->d[2] / g->s[2];
 	for (int64_t p = begin; p < end; p++) {
 		nn_phase_plane(g, j->xf + p * g->in_sp, -INFINITY, q, rows, width);
 		for (int64_t oy = 0; oy < g->out[1]; oy++) {
