@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "node_builder.h"
+
 #include "cpu/act.h"
 #include "cpu/gemm.h"
 #include "cpu/kernel.h"
@@ -73,64 +75,6 @@ static float *frands(int64_t n, unsigned seed)
 
 /* ---- nodes by hand ---- */
 
-#define MAX_ATTRS 12
-
-typedef struct test_node {
-	ir_node node;
-	ir_attr attrs[MAX_ATTRS];
-	int64_t ints[MAX_ATTRS][8];
-} test_node;
-
-static void node_init(test_node *t, const char *op, const char *domain)
-{
-	memset(t, 0, sizeof(*t));
-	t->node.name = "fused";
-	t->node.op_type = (char *)op;
-	t->node.domain = (char *)domain;
-	t->node.opset = 17;
-	t->node.attrs = t->attrs;
-}
-
-static void node_ints(test_node *t, const char *name, int n, const int64_t *v)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs];
-
-	memcpy(t->ints[t->node.n_attrs], v, sizeof(int64_t) * (size_t)n);
-	a->name = (char *)name;
-	a->type = IR_ATTR_INTS;
-	a->ints = t->ints[t->node.n_attrs];
-	a->count = (size_t)n;
-	t->node.n_attrs++;
-}
-
-static void node_int(test_node *t, const char *name, int64_t v)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs++];
-
-	a->name = (char *)name;
-	a->type = IR_ATTR_INT;
-	a->i = v;
-}
-
-static void node_string(test_node *t, const char *name, const char *v)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs++];
-
-	a->name = (char *)name;
-	a->type = IR_ATTR_STRING;
-	a->s = (char *)v;
-	a->s_len = strlen(v);
-}
-
-static void node_float(test_node *t, const char *name, float v)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs++];
-
-	a->name = (char *)name;
-	a->type = IR_ATTR_FLOAT;
-	a->f = v;
-}
-
 /* The activation attributes that ref_act() expects for |name|. */
 static void node_act(test_node *t, const char *name)
 {
@@ -162,7 +106,7 @@ static void act_of(const char *name, cpu_act *out)
 {
 	test_node t;
 
-	node_init(&t, "FusedGemm", "com.accel");
+	node_init(&t, "FusedGemm", "com.accel", 17);
 	node_act(&t, name);
 	assert_null(cpu_act_from_node(&t.node, out));
 }
@@ -203,7 +147,7 @@ static void unknown_activation_is_unsupported(void **state)
 	accel_status st;
 
 	(void)state;
-	node_init(&t, "FusedConv", "com.accel");
+	node_init(&t, "FusedConv", "com.accel", 17);
 	node_string(&t, "activation", "Softplus");
 	st = cpu_act_from_node(&t.node, &act);
 	assert_int_equal(accel_status_code_of(st), ACCEL_UNSUPPORTED);
@@ -325,7 +269,7 @@ static void run_fused_conv(const conv_case *cc, threadpool *tp, bool prepared)
 	assert_non_null(k);
 	assert_null(tensor_new(ACCEL_DTYPE_F32, 4, yd, &y));
 	out[0] = y;
-	node_init(&t, "FusedConv", "com.accel");
+	node_init(&t, "FusedConv", "com.accel", 17);
 	node_int(&t, "group", cc->group);
 	node_ints(&t, "strides", 2, st);
 	node_ints(&t, "pads", 4, pads);
@@ -454,7 +398,7 @@ static void fused_matmul_adds_bias_then_activation(void **state)
 
 			assert_null(tensor_new(ACCEL_DTYPE_F32, 3, yd, &y));
 			first = malloc(y->nbytes);
-			node_init(&t, "FusedMatMul", "com.accel");
+			node_init(&t, "FusedMatMul", "com.accel", 17);
 			node_act(&t, "Gelu");
 			ctx.node = &t.node;
 			ctx.pool = tp;
@@ -509,7 +453,7 @@ static void fused_gemm_applies_activation_after_beta_c(void **state)
 
 		assert_null(tensor_new(ACCEL_DTYPE_F32, 2, yd, &y));
 		first = malloc(y->nbytes);
-		node_init(&t, "FusedGemm", "com.accel");
+		node_init(&t, "FusedGemm", "com.accel", 17);
 		node_int(&t, "transB", 1);
 		node_float(&t, "alpha", 0.5f);
 		node_float(&t, "beta", 2.0f);

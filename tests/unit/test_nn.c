@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "node_builder.h"
+
 #include "cpu/kernel.h"
 #include "ops/nn_window.h"
 
@@ -19,66 +21,17 @@
 
 /* ---- building nodes by hand ---- */
 
-#define MAX_ATTRS 8
-
-typedef struct test_node {
-	ir_node node;
-	ir_attr attrs[MAX_ATTRS];
-	int64_t ints[MAX_ATTRS][8];
-} test_node;
-
-static void node_init(test_node *t, const char *op, int opset)
+/* Attribute ints given inline: node_intsv(t, "pads", 4, a, b, c, d). */
+static void node_intsv(test_node *t, const char *name, int n, ...)
 {
-	memset(t, 0, sizeof(*t));
-	t->node.name = "n";
-	t->node.op_type = (char *)op;
-	t->node.domain = "";
-	t->node.opset = opset;
-	t->node.attrs = t->attrs;
-}
-
-static void node_ints(test_node *t, const char *name, int n, ...)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs];
+	int64_t v[8];
 	va_list ap;
 
 	va_start(ap, n);
 	for (int i = 0; i < n; i++)
-		t->ints[t->node.n_attrs][i] = va_arg(ap, int64_t);
+		v[i] = va_arg(ap, int64_t);
 	va_end(ap);
-	a->name = (char *)name;
-	a->type = IR_ATTR_INTS;
-	a->ints = t->ints[t->node.n_attrs];
-	a->count = (size_t)n;
-	t->node.n_attrs++;
-}
-
-static void node_int(test_node *t, const char *name, int64_t v)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs++];
-
-	a->name = (char *)name;
-	a->type = IR_ATTR_INT;
-	a->i = v;
-}
-
-static void node_string(test_node *t, const char *name, const char *v)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs++];
-
-	a->name = (char *)name;
-	a->type = IR_ATTR_STRING;
-	a->s = (char *)v;
-	a->s_len = strlen(v);
-}
-
-static void node_float(test_node *t, const char *name, float v)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs++];
-
-	a->name = (char *)name;
-	a->type = IR_ATTR_FLOAT;
-	a->f = v;
+	node_ints(t, name, n, v);
 }
 
 static accel_tensor *ftensor(int rank, const int64_t *dims, unsigned seed)
@@ -102,8 +55,8 @@ static void same_lower_puts_the_odd_pad_first(void **state)
 	int64_t in[2] = { 5, 6 }, k[2] = { 3, 5 };
 
 	(void)state;
-	node_init(&t, "Conv", 11);
-	node_ints(&t, "strides", 2, (int64_t)2, (int64_t)2);
+	node_init(&t, "Conv", "", 11);
+	node_intsv(&t, "strides", 2, (int64_t)2, (int64_t)2);
 	node_string(&t, "auto_pad", "SAME_LOWER");
 	assert_null(nn_window_forward(&t.node, 2, in, k, false, &w));
 	/* out = ceil(in / s); total pad = (out - 1) * s + k - in */
@@ -122,10 +75,10 @@ static void ceil_mode_drops_a_window_that_starts_in_the_end_pad(void **state)
 	int64_t in[1] = { 5 };
 
 	(void)state;
-	node_init(&t, "MaxPool", 12);
-	node_ints(&t, "kernel_shape", 1, (int64_t)2);
-	node_ints(&t, "strides", 1, (int64_t)2);
-	node_ints(&t, "pads", 2, (int64_t)1, (int64_t)1);
+	node_init(&t, "MaxPool", "", 12);
+	node_intsv(&t, "kernel_shape", 1, (int64_t)2);
+	node_intsv(&t, "strides", 1, (int64_t)2);
+	node_intsv(&t, "pads", 2, (int64_t)1, (int64_t)1);
 	node_int(&t, "ceil_mode", 1);
 	assert_null(nn_window_forward(&t.node, 1, in, NULL, true, &w));
 	assert_int_equal(w.out[0], 3);
@@ -138,9 +91,9 @@ static void conv_transpose_output_shape_sets_negative_end_pad(void **state)
 	int64_t in[2] = { 3, 3 }, k[2] = { 3, 3 };
 
 	(void)state;
-	node_init(&t, "ConvTranspose", 11);
-	node_ints(&t, "strides", 2, (int64_t)3, (int64_t)2);
-	node_ints(&t, "output_shape", 2, (int64_t)10, (int64_t)8);
+	node_init(&t, "ConvTranspose", "", 11);
+	node_intsv(&t, "strides", 2, (int64_t)3, (int64_t)2);
+	node_intsv(&t, "output_shape", 2, (int64_t)10, (int64_t)8);
 	assert_null(nn_window_transpose(&t.node, 2, in, k, &w));
 	assert_int_equal(w.out[0], 10);
 	assert_int_equal(w.out[1], 8);
@@ -155,8 +108,8 @@ static void bad_pads_count_is_an_invalid_model(void **state)
 	accel_status st;
 
 	(void)state;
-	node_init(&t, "Conv", 11);
-	node_ints(&t, "pads", 3, (int64_t)1, (int64_t)1, (int64_t)1);
+	node_init(&t, "Conv", "", 11);
+	node_intsv(&t, "pads", 3, (int64_t)1, (int64_t)1, (int64_t)1);
 	st = nn_window_forward(&t.node, 2, in, k, false, &w);
 	assert_non_null(st);
 	assert_int_equal(accel_status_code_of(st), ACCEL_INVALID_MODEL);
@@ -175,7 +128,7 @@ static void conv_infer_leaves_unknown_rank_unknown(void **state)
 	op_ctx ctx;
 
 	(void)state;
-	node_init(&t, "Conv", 11);
+	node_init(&t, "Conv", "", 11);
 	ctx.node = &t.node;
 	ctx.static_infer = true;
 	assert_non_null(s);
@@ -201,7 +154,7 @@ static void conv_on_float64_is_unsupported(void **state)
 	in[0] = x;
 	in[1] = w;
 	out[0] = y;
-	node_init(&t, "Conv", 11);
+	node_init(&t, "Conv", "", 11);
 	ctx.node = &t.node;
 	ctx.pool = NULL;
 	st = k->exec(&ctx, in, 2, out, 1);
@@ -257,11 +210,11 @@ static void run_conv_case(const conv_case *cc, threadpool *tp)
 
 	assert_null(tensor_new(ACCEL_DTYPE_F32, 4, yd, &y));
 	out[0] = y;
-	node_init(&t, "Conv", 11);
+	node_init(&t, "Conv", "", 11);
 	node_int(&t, "group", cc->group);
-	node_ints(&t, "strides", 2, cc->sh, cc->sw);
-	node_ints(&t, "dilations", 2, cc->dh, cc->dw);
-	node_ints(&t, "pads", 4, cc->pt, cc->pl, cc->pb, cc->pr);
+	node_intsv(&t, "strides", 2, cc->sh, cc->sw);
+	node_intsv(&t, "dilations", 2, cc->dh, cc->dw);
+	node_intsv(&t, "pads", 4, cc->pt, cc->pl, cc->pb, cc->pr);
 	if (cc->act) {
 		node_string(&t, "activation", cc->act);
 		node_float(&t, "activation_min", 0.0f);

@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "node_builder.h"
+
 #ifndef ACCEL_HAVE_OPENCL
 /* Built with OPENCL=0: nothing to test. */
 static void opencl_backend_not_built(void **state)
@@ -45,67 +47,19 @@ static size_t n_devs;
 
 /* ---- nodes ---- */
 
-#define MAX_ATTRS 8
 #define MAX_IN 6
 
-typedef struct test_node {
-	ir_node node;
-	ir_attr attrs[MAX_ATTRS];
-	int64_t ints[MAX_ATTRS][8];
-} test_node;
-
-static void node_init(test_node *t, const char *op, const char *domain, int opset)
+/* Attribute ints given inline: node_intsv(t, "pads", 4, a, b, c, d). */
+static void node_intsv(test_node *t, const char *name, int n, ...)
 {
-	memset(t, 0, sizeof(*t));
-	t->node.name = "n";
-	t->node.op_type = (char *)op;
-	t->node.domain = (char *)domain;
-	t->node.opset = opset;
-	t->node.attrs = t->attrs;
-}
-
-static void node_ints(test_node *t, const char *name, int n, ...)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs];
+	int64_t v[8];
 	va_list ap;
 
 	va_start(ap, n);
 	for (int i = 0; i < n; i++)
-		t->ints[t->node.n_attrs][i] = va_arg(ap, int);
+		v[i] = va_arg(ap, int);
 	va_end(ap);
-	a->name = (char *)name;
-	a->type = IR_ATTR_INTS;
-	a->ints = t->ints[t->node.n_attrs];
-	a->count = (size_t)n;
-	t->node.n_attrs++;
-}
-
-static void node_int(test_node *t, const char *name, int64_t v)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs++];
-
-	a->name = (char *)name;
-	a->type = IR_ATTR_INT;
-	a->i = v;
-}
-
-static void node_float(test_node *t, const char *name, float v)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs++];
-
-	a->name = (char *)name;
-	a->type = IR_ATTR_FLOAT;
-	a->f = v;
-}
-
-static void node_string(test_node *t, const char *name, const char *v)
-{
-	ir_attr *a = &t->attrs[t->node.n_attrs++];
-
-	a->name = (char *)name;
-	a->type = IR_ATTR_STRING;
-	a->s = (char *)v;
-	a->s_len = strlen(v);
+	node_ints(t, name, n, v);
 }
 
 /* ---- tensors ---- */
@@ -745,9 +699,9 @@ static void conv_strides_pads_dilations_groups(void **state)
 	NEED_DEVICE();
 	for (size_t i = 0; i < sizeof(cv) / sizeof(cv[0]); i++) {
 		case_init(&c, "Conv", 11);
-		node_ints(&c.t, "strides", 2, cv[i].s, cv[i].s);
-		node_ints(&c.t, "pads", 4, cv[i].p, cv[i].p, cv[i].p, cv[i].p);
-		node_ints(&c.t, "dilations", 2, cv[i].d, cv[i].d);
+		node_intsv(&c.t, "strides", 2, cv[i].s, cv[i].s);
+		node_intsv(&c.t, "pads", 4, cv[i].p, cv[i].p, cv[i].p, cv[i].p);
+		node_intsv(&c.t, "dilations", 2, cv[i].d, cv[i].d);
 		node_int(&c.t, "group", cv[i].g);
 		case_in(&c, tf(-1, 1, 4, cv[i].n, cv[i].c, cv[i].h, cv[i].w));
 		case_const(&c, tf(-1, 1, 4, cv[i].m, cv[i].c / cv[i].g, cv[i].k, cv[i].k));
@@ -764,7 +718,7 @@ static void conv_strides_pads_dilations_groups(void **state)
 	case_init(&c, "FusedConv", 1);
 	c.t.node.domain = "com.accel";
 	node_string(&c.t, "activation", "Relu");
-	node_ints(&c.t, "pads", 4, 1, 1, 1, 1);
+	node_intsv(&c.t, "pads", 4, 1, 1, 1, 1);
 	case_in(&c, tf(-1, 1, 4, 1, 8, 10, 10));
 	case_const(&c, tf(-1, 1, 4, 16, 8, 3, 3));
 	case_const(&c, tf(-1, 1, 1, 16));
@@ -780,30 +734,30 @@ static void pools_match_the_cpu(void **state)
 
 	NEED_DEVICE();
 	case_init(&c, "MaxPool", 12);
-	node_ints(&c.t, "kernel_shape", 2, 3, 3);
-	node_ints(&c.t, "strides", 2, 2, 2);
-	node_ints(&c.t, "pads", 4, 1, 1, 1, 1);
+	node_intsv(&c.t, "kernel_shape", 2, 3, 3);
+	node_intsv(&c.t, "strides", 2, 2, 2);
+	node_intsv(&c.t, "pads", 4, 1, 1, 1, 1);
 	case_in(&c, tf(-1, 1, 4, 2, 3, 13, 12));
 	check(&c);
 	case_init(&c, "MaxPool", 12);
-	node_ints(&c.t, "kernel_shape", 2, 2, 2);
-	node_ints(&c.t, "dilations", 2, 2, 2);
+	node_intsv(&c.t, "kernel_shape", 2, 2, 2);
+	node_intsv(&c.t, "dilations", 2, 2, 2);
 	node_int(&c.t, "ceil_mode", 1);
 	case_in(&c, tf(-1, 1, 4, 1, 2, 9, 9));
 	check(&c);
 	for (int incl = 0; incl < 2; incl++) {
 		case_init(&c, "AveragePool", 11);
-		node_ints(&c.t, "kernel_shape", 2, 3, 3);
-		node_ints(&c.t, "strides", 2, 2, 2);
-		node_ints(&c.t, "pads", 4, 1, 1, 1, 1);
+		node_intsv(&c.t, "kernel_shape", 2, 3, 3);
+		node_intsv(&c.t, "strides", 2, 2, 2);
+		node_intsv(&c.t, "pads", 4, 1, 1, 1, 1);
 		node_int(&c.t, "count_include_pad", incl);
 		case_in(&c, tf(-1, 1, 4, 2, 3, 11, 10));
 		check(&c);
 	}
 	case_init(&c, "AveragePool", 11);
-	node_ints(&c.t, "kernel_shape", 1, 3);
+	node_intsv(&c.t, "kernel_shape", 1, 3);
 	node_int(&c.t, "ceil_mode", 1);
-	node_ints(&c.t, "strides", 1, 2);
+	node_intsv(&c.t, "strides", 1, 2);
 	case_in(&c, tf(-1, 1, 3, 2, 3, 10));
 	check(&c);
 	case_init(&c, "GlobalAveragePool", 1);
@@ -873,7 +827,7 @@ static void reductions_match_the_cpu(void **state)
 		check(&c);
 	}
 	case_init(&c, "ReduceMean", 13);
-	node_ints(&c.t, "axes", 2, 2, 3);
+	node_intsv(&c.t, "axes", 2, 2, 3);
 	case_in(&c, tf(-1, 1, 4, 2, 8, 7, 7));
 	check(&c);
 	case_init(&c, "ReduceSum", 13);
@@ -908,7 +862,7 @@ static void data_movement_matches_the_cpu(void **state)
 	case_in(&c, tf(-1, 1, 1, 10));
 	check(&c);
 	case_init(&c, "Transpose", 13);
-	node_ints(&c.t, "perm", 4, 0, 2, 3, 1);
+	node_intsv(&c.t, "perm", 4, 0, 2, 3, 1);
 	case_in(&c, tf(-1, 1, 4, 2, 3, 4, 5));
 	check(&c);
 	case_init(&c, "Transpose", 13);
