@@ -34,26 +34,21 @@ static accel_status gemm_launch(ocl_device *dev, gemm_desc *g)
 		ocl_round_up((size_t)g->M, GEMM_TS) / (GEMM_TS / GEMM_WG),
 		(size_t)g->batch,
 	};
-	size_t lws[3] = { GEMM_WG, GEMM_WG, 1 };
+	size_t lws[3] = { GEMM_WG, GEMM_WG, 1 }, *local = lws;
+	const char *kernel = "gemm_f32";
 	cl_mem bias = g->has_bias ? g->bias : g->C, z = g->has_z ? g->Z : g->C;
 
 	if (!g->M || !g->N || !g->batch)
 		return NULL;
+	/* CPU devices (PoCL) get the register-blocked kernel, which needs a
+	 * unit-stride B row; GPUs the local-memory tiled one. Same arguments. */
 	if (dev->is_cpu && g->b_cs == 1) {
+		kernel = "gemm_vec_f32";
 		gws[0] = ((size_t)g->M + 7) / 8;
 		gws[1] = ((size_t)g->N + 15) / 16;
-		return OCL_LAUNCH(dev, ocl_src_gemm, "gemm_vec_f32", 3, gws, NULL,
-			  OA(g->M), OA(g->N), OA(g->K), OA(g->A), OA(g->a_off),
-			  OA(g->a_rs), OA(g->a_cs), OA(g->B), OA(g->b_off),
-			  OA(g->b_rs), OA(g->b_cs), OA(g->C), OA(g->c_off),
-			  OA(g->c_rs), OA(bias), OA(g->bias_off), OA(g->bias_rs),
-			  OA(g->bias_cs), OA(z), OA(g->alpha), OA(g->beta),
-			  OA(g->has_bias), OA(g->has_z), OA(g->act.kind),
-			  OA(g->act.lo), OA(g->act.hi), OA(g->act.alpha),
-			  OA(g->act.beta), OA(g->brank), OA(g->bdims), OA(g->a_bs),
-			  OA(g->b_bs), OA(g->c_bs), OA(g->bias_bs));
+		local = NULL;
 	}
-	return OCL_LAUNCH(dev, ocl_src_gemm, "gemm_f32", 3, gws, lws,
+	return OCL_LAUNCH(dev, ocl_src_gemm, kernel, 3, gws, local,
 			  OA(g->M), OA(g->N), OA(g->K), OA(g->A), OA(g->a_off),
 			  OA(g->a_rs), OA(g->a_cs), OA(g->B), OA(g->b_off),
 			  OA(g->b_rs), OA(g->b_cs), OA(g->C), OA(g->c_off),
