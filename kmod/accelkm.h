@@ -189,6 +189,9 @@ int accelkm_ioctl_bo_userptr(struct accelkm_file *f, struct accel_bo_userptr *a)
 void accelkm_unpin(struct accelkm_bo *bo);
 
 /* bo.c */
+struct accelkm_bo *accelkm_bo_new(enum accelkm_bo_kind kind, u32 flags,
+				  bool writable, u64 size, int *err);
+void accelkm_bo_discard(struct accelkm_bo *bo);
 struct accelkm_bo *accelkm_bo_lookup(struct accelkm_file *f, u32 handle);
 void accelkm_bo_put(struct accelkm_bo *bo);
 int accelkm_bo_add_handle(struct accelkm_file *f, struct accelkm_bo *bo,

@@ -128,6 +128,55 @@ static int bo_create_check(const struct accel_bo_create *a)
 	return 0;
 }
 
+/**
+ * accelkm_bo_new() - a BO with its page array allocated and its bytes
+ * charged to the caller's pinned-memory accounting, no pages yet.
+ * @kind: ACCELKM_BO_ALLOC or ACCELKM_BO_USERPTR.
+ * @flags: what BO_INFO reports.
+ * @writable: whether mappings and commands may write it.
+ * @size: page-aligned size, already validated.
+ * @err: set to the error when NULL is returned.
+ *
+ * Until the caller counts it in accelkm.bos, undo with accelkm_bo_discard().
+ */
+struct accelkm_bo *accelkm_bo_new(enum accelkm_bo_kind kind, u32 flags,
+				  bool writable, u64 size, int *err)
+{
+	struct accelkm_bo *bo;
+
+	*err = -ENOMEM;
+	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	if (!bo)
+		return NULL;
+	kref_init(&bo->ref);
+	bo->kind = kind;
+	bo->flags = flags;
+	bo->writable = writable;
+	bo->size = size;
+	bo->npages = size >> PAGE_SHIFT;
+	bo->pages = kvcalloc(bo->npages, sizeof(*bo->pages), GFP_KERNEL);
+	if (!bo->pages)
+		goto err_bo;
+	*err = accelkm_charge(&bo->charge, bo->size);
+	if (*err)
+		goto err_pages;
+	return bo;
+
+err_pages:
+	kvfree(bo->pages);
+err_bo:
+	kfree(bo);
+	return NULL;
+}
+
+/* Undo accelkm_bo_new() for a BO that never got pages. */
+void accelkm_bo_discard(struct accelkm_bo *bo)
+{
+	accelkm_uncharge(&bo->charge);
+	kvfree(bo->pages);
+	kfree(bo);
+}
+
 int accelkm_ioctl_bo_create(struct accelkm_file *f, struct accel_bo_create *a)
 {
 	struct accelkm_bo *bo;
@@ -137,23 +186,9 @@ int accelkm_ioctl_bo_create(struct accelkm_file *f, struct accel_bo_create *a)
 	if (ret)
 		return ret;
 	node = (a->flags & ACCEL_BO_NUMA) ? a->numa_node : NUMA_NO_NODE;
-	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	bo = accelkm_bo_new(ACCELKM_BO_ALLOC, a->flags, true, a->size, &ret);
 	if (!bo)
-		return -ENOMEM;
-	kref_init(&bo->ref);
-	bo->kind = ACCELKM_BO_ALLOC;
-	bo->flags = a->flags;
-	bo->writable = true;
-	bo->size = a->size;
-	bo->npages = a->size >> PAGE_SHIFT;
-	bo->pages = kvcalloc(bo->npages, sizeof(*bo->pages), GFP_KERNEL);
-	if (!bo->pages) {
-		ret = -ENOMEM;
-		goto err_bo;
-	}
-	ret = accelkm_charge(&bo->charge, bo->size);
-	if (ret)
-		goto err_pages;
+		return ret;
 	atomic_inc(&accelkm.bos);
 	/* From here bo_release() undoes everything, partial pages included. */
 	ret = bo_alloc_pages(bo, node, a->flags & ACCEL_BO_HUGEPAGE);
@@ -162,12 +197,6 @@ int accelkm_ioctl_bo_create(struct accelkm_file *f, struct accel_bo_create *a)
 	if (!ret)
 		a->mmap_offset = (u64)a->handle << ACCELKM_MMAP_BO_SHIFT;
 	accelkm_bo_put(bo);
-	return ret;
-
-err_pages:
-	kvfree(bo->pages);
-err_bo:
-	kfree(bo);
 	return ret;
 }
 

@@ -123,37 +123,18 @@ int accelkm_ioctl_bo_userptr(struct accelkm_file *f, struct accel_bo_userptr *a)
 	ret = userptr_check(a);
 	if (ret)
 		return ret;
-	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	bo = accelkm_bo_new(ACCELKM_BO_USERPTR, ACCEL_BO_INFO_USERPTR,
+			    !(a->flags & ACCEL_USERPTR_READONLY), a->size, &ret);
 	if (!bo)
-		return -ENOMEM;
-	kref_init(&bo->ref);
-	bo->kind = ACCELKM_BO_USERPTR;
-	bo->flags = ACCEL_BO_INFO_USERPTR;
-	bo->writable = !(a->flags & ACCEL_USERPTR_READONLY);
-	bo->size = a->size;
-	bo->npages = a->size >> PAGE_SHIFT;
-	bo->pages = kvmalloc_array(bo->npages, sizeof(*bo->pages), GFP_KERNEL);
-	if (!bo->pages) {
-		ret = -ENOMEM;
-		goto err_bo;
-	}
-	ret = accelkm_charge(&bo->charge, bo->size);
-	if (ret)
-		goto err_pages;
+		return ret;
 	ret = userptr_pin(bo, a->addr);
-	if (ret)
-		goto err_charge;
+	if (ret) {
+		accelkm_bo_discard(bo);
+		return ret;
+	}
 	atomic_inc(&accelkm.bos);
 	/* The handle takes its own reference; ours goes either way. */
 	ret = accelkm_bo_add_handle(f, bo, &a->handle);
 	accelkm_bo_put(bo);
-	return ret;
-
-err_charge:
-	accelkm_uncharge(&bo->charge);
-err_pages:
-	kvfree(bo->pages);
-err_bo:
-	kfree(bo);
 	return ret;
 }
