@@ -161,6 +161,17 @@ def test_devices(dyn):
     check("--explain with --json keeps stdout pure JSON",
           rc == 0 and out.lstrip().startswith("{") and "placement" in err,
           f"rc={rc} out={out[:80]!r} err={err[:80]!r}")
+    expect_rc("--opt-level 9 is a usage error", 2,
+              [dyn, "--shape", "x=2x4", "--opt-level", "9"], ["--opt-level"])
+    expect_rc("--opt-level x is a usage error", 2,
+              [dyn, "--shape", "x=2x4", "--opt-level", "x"], ["--opt-level"])
+    expect_rc("--dump-graph into a missing directory fails", 1,
+              [dyn, "--shape", "x=2x4", "--dump-graph", "/nonexistent/dir/g.dot"],
+              ["/nonexistent/dir/g.dot"])
+    dot = os.path.join(WORK, "g.dot")
+    expect_rc("--dump-graph writes DOT", 0, [dyn, "--shape", "x=2x4", "--dump-graph", dot])
+    check("the DOT file names the node's op",
+          os.path.exists(dot) and "digraph" in open(dot).read() and "Add" in open(dot).read())
     expect_rc("--device opencl:99 is a runtime error", 1,
               [dyn, "--shape", "x=2x4", "-d", "opencl:99"], ["opencl:99"])
 

@@ -384,6 +384,35 @@ static void short_external_file_is_rejected(void **state)
 	free(dir);
 }
 
+static void bad_load_flags_and_dump_arguments_are_refused(void **state)
+{
+	model_buf b = make_model(NULL, false, "Relu");
+	accel_context *c = ctx_new();
+	accel_model *m = NULL;
+	accel_status st;
+
+	(void)state;
+	st = accel_model_load_memory(c, b.data, b.size, "f.onnx", NULL, 0x10, &m);
+	assert_int_equal(accel_status_code_of(st), ACCEL_INVALID_ARGUMENT);
+	accel_status_free(st);
+	st = accel_model_load_memory(c, b.data, b.size, "f.onnx", NULL,
+				     ACCEL_LOAD_OPT_LEVEL(7), &m);
+	assert_int_equal(accel_status_code_of(st), ACCEL_INVALID_ARGUMENT);
+	accel_status_free(st);
+	assert_null(m);
+	assert_null(accel_model_load_memory(c, b.data, b.size, "f.onnx", NULL,
+					    ACCEL_LOAD_OPT_LEVEL(0), &m));
+	st = accel_model_dump_graph(m, NULL, 0);
+	assert_int_equal(accel_status_code_of(st), ACCEL_INVALID_ARGUMENT);
+	accel_status_free(st);
+	st = accel_model_dump_graph(m, "/tmp/accel-g.dot", 1);
+	assert_int_equal(accel_status_code_of(st), ACCEL_INVALID_ARGUMENT);
+	accel_status_free(st);
+	accel_model_release(m);
+	accel_context_release(c);
+	free(b.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +429,7 @@ int main(void)
 		cmocka_unit_test(external_data_outside_dir_is_refused),
 		cmocka_unit_test(external_data_symlink_escape_is_refused),
 		cmocka_unit_test(short_external_file_is_rejected),
+		cmocka_unit_test(bad_load_flags_and_dump_arguments_are_refused),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
