@@ -85,7 +85,8 @@ static void run_one(accel_worker *w, const struct accel_sqe *sqe,
 
 	memset(cqe, 0, sizeof(*cqe));
 	cqe->user_data = sqe->user_data;
-	if (sqe->opcode >= ACCEL_OP_LAST || sqe->flags)
+	if ((sqe->opcode >= ACCEL_OP_LAST &&
+	     sqe->opcode < ACCEL_WORKER_OP_PRIVATE) || sqe->flags)
 		return drop(w, cqe, -EINVAL);
 	if (fence) {
 		t = accel_timeline_table_get(w->timelines, sqe->fence_handle);

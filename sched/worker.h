@@ -32,6 +32,15 @@
  */
 typedef int (*accel_worker_fn)(void *ctx, const struct accel_sqe *sqe);
 
+/*
+ * Opcodes from ACCEL_WORKER_OP_PRIVATE up never reach the kernel: they are
+ * the user-space scheduler's own (running a segment of a graph on the
+ * device, say) and go to the handler like the uapi ones. Opcodes between
+ * ACCEL_OP_LAST and this are rejected as unknown.
+ */
+#define ACCEL_WORKER_OP_PRIVATE 0x80
+#define ACCEL_WORKER_OP_EXEC 0x80	/* run a plan segment (sched/pipeline.c) */
+
 /* Tuning; zeroes mean the defaults. */
 struct accel_worker_params {
 	uint32_t batch;		/* SQEs taken per pass (default 32) */

@@ -2,23 +2,33 @@
 /*
  * session.c - binding a model to devices and running it.
  *
- * A session owns the execution plan and the CPU thread pool; each run owns
- * its values, so concurrent runs on one session share nothing mutable but
- * the pool, which serialises its parallel sections.
+ * A session owns the execution plan, the CPU thread pool and the pipeline
+ * (sched/pipeline.h) whose per-device lanes run the plan's segments. Each
+ * request owns its values; its segments run one after another on their
+ * devices' worker threads, so a request's values are never touched by
+ * two threads at once, while different requests overlap across devices.
  */
 #include "core/runtime.h"
 #include "cpu/threadpool.h"
+#include "sched/pipeline.h"
 #include "sched/plan.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct accel_session {
 	atomic_int refs;
 	accel_model *model;
 	exec_plan *plan;
 	threadpool *pool;
+	pipeline *pipe;
 };
+
+static void request_exec(void *ctx, pipeline_req *pr, int first, int count);
+static void request_done(void *ctx, pipeline_req *pr);
 
 ACCEL_API void accel_session_options_init(accel_session_options *o)
 {
@@ -120,8 +130,11 @@ ACCEL_API accel_status accel_session_create(accel_model *m,
 	st = threadpool_create(threads, &s->pool);
 	if (!st)
 		st = plan_build(m->graph, s->pool, devs, n_devs, &s->plan);
+	if (!st)
+		st = pipeline_create(s->plan, request_exec, request_done, s, &s->pipe);
 	free(devs);
 	if (st) {
+		pipeline_destroy(s->pipe);
 		plan_free(s->plan);
 		threadpool_destroy(s->pool);
 		free(s);
@@ -143,6 +156,7 @@ ACCEL_API void accel_session_release(accel_session *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	pipeline_destroy(s->pipe);
 	threadpool_destroy(s->pool);
 	plan_free(s->plan);
 	accel_model_release(s->model);
@@ -398,56 +412,279 @@ static accel_status take_output(const ir_value *v, accel_tensor *t, accel_tensor
 	return accel_tensor_create_copy(t->dtype, t->rank, t->dims, t->data, t->nbytes, out);
 }
 
-ACCEL_API accel_status accel_session_run(accel_session *s, const accel_named_tensor *inputs,
-					 size_t input_count, accel_tensor **out_outputs,
-					 size_t output_count, uint32_t flags)
-{
-	const ir_graph *g;
+/*
+ * A request: its values, and the completion its waiters sleep on. The
+ * pipeline part comes first so the pipeline's callbacks can find the rest.
+ */
+struct accel_request {
+	pipeline_req pipe;
+	accel_session *s;
 	run_values rv;
-	accel_status st = NULL;
-	size_t done = 0;
+	accel_status status; /* the first error */
+	accel_tensor **outputs;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done, taken;
+};
 
-	if (!s || (!inputs && input_count) || (!out_outputs && output_count))
-		return status_invalid("accel_session_run: NULL argument");
-	g = s->model->graph;
-	if (flags)
-		return status_invalid("model '%s': accel_session_run: unknown flags 0x%x",
-				      s->model->name, flags);
-	if (output_count != (size_t)g->n_outputs)
-		return status_invalid("model '%s': accel_session_run: %zu outputs requested, the model has %d",
-				      s->model->name, output_count, g->n_outputs);
-	rv.g = g;
-	rv.host = calloc((size_t)g->n_values + 1, sizeof(*rv.host));
-	rv.dev = calloc((size_t)g->n_values + 1, sizeof(*rv.dev));
-	if (!rv.host || !rv.dev) {
-		free(rv.host);
-		free(rv.dev);
+static void free_values(run_values *rv)
+{
+	if (rv->host && rv->dev)
+		for (int v = 0; v < rv->g->n_values; v++)
+			drop_value(rv, v);
+	free(rv->host);
+	free(rv->dev);
+	rv->host = rv->dev = NULL;
+}
+
+/* Pipeline callback, on a device worker: run steps [first, first+count). */
+static void request_exec(void *ctx, pipeline_req *pr, int first, int count)
+{
+	accel_session *s = ctx;
+	accel_request *r = (accel_request *)pr;
+
+	const backend_device *d = s->plan->steps[first].device;
+
+	for (int i = first; i < first + count && !r->status; i++)
+		r->status = run_step(&r->rv, &s->plan->steps[i], s->pool);
+	/* the segment ends when the device is done: its lane's busy time and
+	 * timeline point then mean the work, not its enqueueing */
+	if (!r->status && d && d->ops->finish) {
+		r->status = d->ops->finish(d->impl);
+		if (r->status)
+			r->status = status_annotate(r->status, "finishing steps %d-%d on %s",
+						    first, first + count - 1, d->name);
+	}
+}
+
+/* Pipeline callback, after the last segment: outputs out, values freed. */
+static void request_done(void *ctx, pipeline_req *pr)
+{
+	accel_session *s = ctx;
+	accel_request *r = (accel_request *)pr;
+	const ir_graph *g = s->model->graph;
+	int done = 0;
+
+	if (pr->submit_error && !r->status)
+		r->status = pr->submit_error;
+	else
+		accel_status_free(pr->submit_error);
+	pr->submit_error = NULL;
+	for (; !r->status && done < g->n_outputs; done++) {
+		int v = g->outputs[done];
+		accel_tensor *t = NULL;
+
+		r->status = host_value(&r->rv, v, &t);
+		if (!r->status)
+			r->status = take_output(&g->values[v], t, &r->outputs[done]);
+	}
+	if (r->status) {
+		for (int i = 0; i < done; i++) {
+			accel_tensor_release(r->outputs[i]);
+			r->outputs[i] = NULL;
+		}
+		r->status = status_annotate(r->status, "model '%s'", s->model->name);
+	}
+	free_values(&r->rv);
+	pthread_mutex_lock(&r->lock);
+	r->done = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void request_destroy(accel_request *r)
+{
+	const ir_graph *g = r->s->model->graph;
+
+	free_values(&r->rv);
+	for (int i = 0; r->outputs && i < g->n_outputs; i++)
+		accel_tensor_release(r->outputs[i]);
+	free(r->outputs);
+	accel_status_free(r->status);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	accel_session_release(r->s);
+	free(r);
+}
+
+static accel_status request_new(accel_session *s, accel_request **out)
+{
+	const ir_graph *g = s->model->graph;
+	pthread_condattr_t ca;
+	accel_request *r = NULL;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return status_oom("a request");
+	r->rv.g = g;
+	r->rv.host = calloc((size_t)g->n_values + 1, sizeof(*r->rv.host));
+	r->rv.dev = calloc((size_t)g->n_values + 1, sizeof(*r->rv.dev));
+	r->outputs = calloc((size_t)g->n_outputs + 1, sizeof(*r->outputs));
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	accel_session_retain(s);
+	r->s = s;
+	if (!r->rv.host || !r->rv.dev || !r->outputs) {
+		request_destroy(r);
 		return status_oom("run values");
 	}
 	for (int v = 0; v < g->n_values; v++)
 		if (g->values[v].constant) {
-			rv.host[v] = g->values[v].constant;
-			accel_tensor_retain(rv.host[v]);
+			r->rv.host[v] = g->values[v].constant;
+			accel_tensor_retain(r->rv.host[v]);
 		}
-	st = bind_inputs(g, inputs, input_count, rv.host);
-	for (int i = 0; i < s->plan->n_steps && !st; i++)
-		st = run_step(&rv, &s->plan->steps[i], s->pool);
-	for (; !st && done < output_count; done++) {
-		int v = g->outputs[done];
-		accel_tensor *t = NULL;
+	*out = r;
+	return NULL;
+}
 
-		st = host_value(&rv, v, &t);
-		if (!st)
-			st = take_output(&g->values[v], t, &out_outputs[done]);
+ACCEL_API accel_status accel_session_submit(accel_session *s, const accel_named_tensor *inputs,
+					    size_t input_count, uint32_t flags,
+					    accel_request **out_request)
+{
+	accel_request *r = NULL;
+	accel_status st;
+
+	if (out_request)
+		*out_request = NULL;
+	if (!s || (!inputs && input_count) || !out_request)
+		return status_invalid("accel_session_submit: NULL argument");
+	if (flags)
+		return status_invalid("model '%s': accel_session_submit: unknown flags 0x%x",
+				      s->model->name, flags);
+	ACCEL_TRY(request_new(s, &r));
+	st = bind_inputs(s->model->graph, inputs, input_count, r->rv.host);
+	if (st) {
+		request_destroy(r);
+		return status_annotate(st, "model '%s'", s->model->name);
 	}
-	if (st)
-		for (size_t i = 0; i < done; i++)
-			accel_tensor_release(out_outputs[i]);
-	for (int v = 0; v < g->n_values; v++)
-		drop_value(&rv, v);
-	free(rv.host);
-	free(rv.dev);
-	return status_annotate(st, "model '%s'", s->model->name);
+	pipeline_submit(s->pipe, &r->pipe);
+	*out_request = r;
+	return NULL;
+}
+
+ACCEL_API accel_status accel_request_wait(accel_request *r, int64_t timeout_ns)
+{
+	struct timespec ts;
+	accel_status st = NULL;
+	int err = 0;
+
+	if (!r)
+		return status_invalid("accel_request_wait: NULL request");
+	if (timeout_ns > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += timeout_ns / 1000000000;
+		ts.tv_nsec += timeout_ns % 1000000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+	}
+	pthread_mutex_lock(&r->lock);
+	while (!r->done && err != ETIMEDOUT) {
+		if (timeout_ns == 0)
+			err = ETIMEDOUT;
+		else if (timeout_ns < 0)
+			pthread_cond_wait(&r->cond, &r->lock);
+		else
+			err = pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	}
+	if (!r->done)
+		st = status_error(ACCEL_DEADLINE_EXCEEDED, "model '%s': the request is still running",
+				  r->s->model->name);
+	else if (r->status)
+		st = status_error(accel_status_code_of(r->status), "%s",
+				  accel_status_message(r->status));
+	pthread_mutex_unlock(&r->lock);
+	return st;
+}
+
+ACCEL_API accel_status accel_request_take_outputs(accel_request *r, accel_tensor **out,
+						  size_t count)
+{
+	const ir_graph *g;
+
+	if (!r || (!out && count))
+		return status_invalid("accel_request_take_outputs: NULL argument");
+	g = r->s->model->graph;
+	if (count != (size_t)g->n_outputs)
+		return status_invalid("model '%s': %zu outputs requested, the model has %d",
+				      r->s->model->name, count, g->n_outputs);
+	ACCEL_TRY(accel_request_wait(r, 0));
+	if (r->taken)
+		return status_invalid("model '%s': the request's outputs were already taken",
+				      r->s->model->name);
+	r->taken = true;
+	for (size_t i = 0; i < count; i++) {
+		out[i] = r->outputs[i];
+		r->outputs[i] = NULL;
+	}
+	return NULL;
+}
+
+ACCEL_API void accel_request_free(accel_request *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	while (!r->done)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	request_destroy(r);
+}
+
+ACCEL_API accel_status accel_session_run(accel_session *s, const accel_named_tensor *inputs,
+					 size_t input_count, accel_tensor **out_outputs,
+					 size_t output_count, uint32_t flags)
+{
+	accel_request *r = NULL;
+	accel_status st;
+
+	if (!s || (!inputs && input_count) || (!out_outputs && output_count))
+		return status_invalid("accel_session_run: NULL argument");
+	if (flags)
+		return status_invalid("model '%s': accel_session_run: unknown flags 0x%x",
+				      s->model->name, flags);
+	if (output_count != (size_t)s->model->graph->n_outputs)
+		return status_invalid("model '%s': accel_session_run: %zu outputs requested, the model has %d",
+				      s->model->name, output_count, s->model->graph->n_outputs);
+	ACCEL_TRY(accel_session_submit(s, inputs, input_count, 0, &r));
+	pthread_mutex_lock(&r->lock);
+	while (!r->done)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	/* the request's own status, not a copy: hand it over */
+	st = r->status;
+	r->status = NULL;
+	if (!st)
+		st = accel_request_take_outputs(r, out_outputs, output_count);
+	accel_request_free(r);
+	return st;
+}
+
+ACCEL_API size_t accel_session_device_count(const accel_session *s)
+{
+	return s ? (size_t)pipeline_lane_count(s->pipe) : 0;
+}
+
+ACCEL_API accel_status accel_session_device_activity(const accel_session *s, size_t index,
+						     accel_device_activity *out)
+{
+	pipeline_lane_stats ls;
+
+	if (!s || !out)
+		return status_invalid("accel_session_device_activity: NULL argument");
+	if (index >= (size_t)pipeline_lane_count(s->pipe))
+		return status_error(ACCEL_NOT_FOUND, "device %zu is out of range (%d in use)", index,
+				    pipeline_lane_count(s->pipe));
+	pipeline_lane_stats_get(s->pipe, (int)index, &ls);
+	out->device = ls.device;
+	out->busy_ns = ls.busy_ns;
+	out->segments = ls.segments;
+	out->steps = ls.steps;
+	return NULL;
 }
 
 ACCEL_API accel_status accel_session_placement(const accel_session *s, size_t index,

@@ -36,6 +36,7 @@ struct options {
 	int threads;	/* 0: all cores */
 	int warmup;
 	int iterations; /* 0: no timing loop */
+	int concurrency; /* requests in flight in the timing loop (1) */
 	bool json;
 	int opt_level;		/* -1: the library's default */
 	const char *dump_graph; /* write the optimised graph here (DOT) */
@@ -59,6 +60,7 @@ struct run_output {
 struct latency_stats {
 	double min, median, p90, p99, max, mean; /* milliseconds */
 	double throughput;			  /* inferences per second */
+	double wall_ms;				  /* the timing loop, end to end */
 	int iterations, warmup;
 };
 
@@ -73,6 +75,8 @@ struct run_report {
 	double load_ms, first_run_ms;
 	bool timed;
 	struct latency_stats stats;
+	accel_device_activity *activity; /* per device the plan uses */
+	size_t n_activity;
 };
 
 /* Print "accel-run: <message>" on stderr. */

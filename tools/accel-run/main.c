@@ -56,6 +56,9 @@ static const char usage_text[] =
 "      --warmup N            untimed runs before the timing loop (default 0)\n"
 "      --iterations N        timed runs: report min/median/p90/p99/max/mean\n"
 "                            latency (ms) and throughput (inferences/s)\n"
+"      --concurrency N       keep N requests in flight in the timing loop\n"
+"                            (default 1); devices of a split plan then work\n"
+"                            on different requests at once\n"
 "\n"
 "  -h, --help                show this help and exit\n"
 "      --version             show the version and exit\n"
@@ -68,7 +71,7 @@ static const char usage_text[] =
 "  accel-run model.onnx --shape ids=1x128 --warmup 5 --iterations 50 --json\n";
 
 enum { OPT_SHAPE = 256, OPT_JSON, OPT_WARMUP, OPT_ITERATIONS, OPT_VERSION,
-       OPT_OPT_LEVEL, OPT_DUMP_GRAPH, OPT_EXPLAIN, OPT_LIST_DEVICES };
+       OPT_OPT_LEVEL, OPT_DUMP_GRAPH, OPT_EXPLAIN, OPT_LIST_DEVICES, OPT_CONCURRENCY };
 
 static const struct option long_opts[] = {
 	{ "input", required_argument, NULL, 'i' },
@@ -78,6 +81,7 @@ static const struct option long_opts[] = {
 	{ "threads", required_argument, NULL, 't' },
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "opt-level", required_argument, NULL, OPT_OPT_LEVEL },
 	{ "dump-graph", required_argument, NULL, OPT_DUMP_GRAPH },
@@ -228,6 +232,10 @@ static int parse_one(struct options *o, int c, const char *arg)
 		if (!parse_count(arg, 1, &o->iterations))
 			return usage_error("--iterations '%s': expected a count >= 1", arg);
 		return EXIT_OK;
+	case OPT_CONCURRENCY:
+		if (!parse_count(arg, 1, &o->concurrency) || o->concurrency > 1024)
+			return usage_error("--concurrency '%s': expected 1 to 1024", arg);
+		return EXIT_OK;
 	case OPT_OPT_LEVEL:
 		if (!parse_count(arg, 0, &o->opt_level) ||
 		    o->opt_level > ACCEL_LOAD_OPT_LEVEL_MAX)
@@ -252,6 +260,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 	o->device = "cpu";
 	o->opt_level = -1;
+	o->concurrency = 1;
 	opterr = 0; /* we print our own messages */
 	while ((c = getopt_long(argc, argv, ":i:o:d:t:h", long_opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -282,6 +291,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->model = argv[optind];
 	if (o->warmup && !o->iterations)
 		return usage_error("--warmup needs --iterations");
+	if (o->concurrency > 1 && !o->iterations)
+		return usage_error("--concurrency needs --iterations");
 	return -1;
 }
 
@@ -375,39 +386,97 @@ static void release_all(accel_tensor **t, size_t n)
 	}
 }
 
-/* Warm-up then timed runs; fills r->stats. */
+/*
+ * Warm-up then timed runs; fills r->stats. With --concurrency N the loop
+ * keeps N requests in flight (accel_session_submit), each latency being
+ * submit to completion; throughput is then requests over wall time.
+ */
 static int time_loop(accel_session *s, const accel_named_tensor *in,
 		     size_t n_in, size_t n_out, struct run_report *r)
 {
 	const struct options *o = r->opt;
+	int total = o->warmup + o->iterations, depth = o->concurrency;
 	accel_tensor **out = calloc(n_out ? n_out : 1, sizeof(*out));
 	double *lat = calloc((size_t)o->iterations, sizeof(*lat));
-	int rc = EXIT_OK;
+	double *t_sub = calloc((size_t)depth, sizeof(*t_sub));
+	accel_request **req = calloc((size_t)depth, sizeof(*req));
+	double wall0 = 0;
+	int rc = EXIT_OK, next = 0, done = 0;
 
-	if (!out || !lat) {
+	if (!out || !lat || !t_sub || !req) {
 		die_msg("out of memory");
 		rc = EXIT_RUNTIME;
 	}
-	for (int i = 0; !rc && i < o->warmup + o->iterations; i++) {
-		double t0 = now_ms();
-		accel_status st = run_once(s, in, n_in, out, n_out);
+	/* slot k holds request number next - depth + k (mod depth) */
+	while (!rc && done < total) {
+		int k = done % depth;
+		accel_status st;
 
-		if (st) {
-			rc = fail(st);
-			break;
+		while (next < total && next - done < depth) {
+			int slot = next % depth;
+
+			if (next == o->warmup)
+				wall0 = now_ms();
+			t_sub[slot] = now_ms();
+			st = accel_session_submit(s, in, n_in, 0, &req[slot]);
+			if (st) {
+				rc = fail(st);
+				break;
+			}
+			next++;
 		}
-		if (i >= o->warmup)
-			lat[i - o->warmup] = now_ms() - t0;
+		if (rc)
+			break;
+		st = accel_request_wait(req[k], ACCEL_WAIT_FOREVER);
+		if (!st)
+			st = accel_request_take_outputs(req[k], out, n_out);
+		if (done >= o->warmup)
+			lat[done - o->warmup] = now_ms() - t_sub[k];
+		accel_request_free(req[k]);
+		req[k] = NULL;
 		release_all(out, n_out);
+		done++;
+		if (st)
+			rc = fail(st);
 	}
+	for (int k = 0; k < depth && req; k++)
+		accel_request_free(req[k]);
 	if (!rc) {
+		double wall = now_ms() - wall0;
+
 		stats_compute(lat, o->iterations, &r->stats);
 		r->stats.warmup = o->warmup;
+		r->stats.wall_ms = wall;
+		if (wall > 0)
+			r->stats.throughput = o->iterations * 1000.0 / wall;
 		r->timed = true;
 	}
 	free(out);
 	free(lat);
+	free(t_sub);
+	free(req);
 	return rc;
+}
+
+/* What each device did over the whole run (copied: the session goes). */
+static void collect_activity(const accel_session *s, struct run_report *r)
+{
+	size_t n = accel_session_device_count(s);
+
+	r->activity = calloc(n ? n : 1, sizeof(*r->activity));
+	if (!r->activity)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		accel_status st = accel_session_device_activity(s, i, &r->activity[r->n_activity]);
+
+		if (st) {
+			accel_status_free(st);
+			continue;
+		}
+		r->activity[r->n_activity].device = strdup(r->activity[r->n_activity].device);
+		if (r->activity[r->n_activity].device)
+			r->n_activity++;
+	}
 }
 
 static int make_session(accel_model *model, const struct options *o,
@@ -483,6 +552,8 @@ static int run_model(accel_model *model, struct run_report *r)
 		rc = outputs_write(r->outputs, r->n_outputs, o->output_dir);
 	if (!rc && o->iterations)
 		rc = time_loop(session, named, r->n_inputs, r->n_outputs, r);
+	if (!rc)
+		collect_activity(session, r);
 	accel_session_release(session);
 	free(named);
 	return rc;
@@ -490,6 +561,9 @@ static int run_model(accel_model *model, struct run_report *r)
 
 static void report_free(struct run_report *r)
 {
+	for (size_t i = 0; i < r->n_activity; i++)
+		free((char *)r->activity[i].device);
+	free(r->activity);
 	inputs_free(r->inputs, r->n_inputs);
 	for (size_t i = 0; r->outputs && i < r->n_outputs; i++) {
 		accel_tensor_release(r->outputs[i].tensor);

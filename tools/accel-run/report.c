@@ -185,7 +185,15 @@ void report_text(const struct run_report *r)
 	       r->stats.iterations, r->stats.warmup, r->stats.min,
 	       r->stats.median, r->stats.p90, r->stats.p99, r->stats.max,
 	       r->stats.mean);
-	printf("throughput: %.2f inferences/s\n", r->stats.throughput);
+	printf("throughput: %.2f inferences/s (%d in flight)\n", r->stats.throughput,
+	       r->opt->concurrency);
+	for (size_t i = 0; i < r->n_activity; i++) {
+		const accel_device_activity *a = &r->activity[i];
+
+		printf("device %s: busy %.4g ms over all runs, %llu segments, %llu steps\n",
+		       a->device, a->busy_ns / 1e6, (unsigned long long)a->segments,
+		       (unsigned long long)a->steps);
+	}
 }
 
 /* ---- the JSON report ---- */
@@ -294,9 +302,19 @@ void report_json(const struct run_report *r)
 		       s->warmup, s->iterations);
 		printf("\"min\": %.6f, \"median\": %.6f, \"p90\": %.6f, \"p99\": %.6f, \"max\": %.6f, \"mean\": %.6f}",
 		       s->min, s->median, s->p90, s->p99, s->max, s->mean);
-		printf(", \"throughput_ips\": %.6f", s->throughput);
+		printf(", \"throughput_ips\": %.6f, \"concurrency\": %d, \"wall_ms\": %.6f",
+		       s->throughput, r->opt->concurrency, s->wall_ms);
 	}
-	printf("}\n");
+	printf(", \"devices\": [");
+	for (size_t i = 0; i < r->n_activity; i++) {
+		const accel_device_activity *a = &r->activity[i];
+
+		printf("%s{\"device\": ", i ? ", " : "");
+		json_str(a->device);
+		printf(", \"busy_ms\": %.6f, \"segments\": %llu, \"steps\": %llu}", a->busy_ns / 1e6,
+		       (unsigned long long)a->segments, (unsigned long long)a->steps);
+	}
+	printf("]}\n");
 }
 
 /* ---- output files ---- */

@@ -245,6 +245,54 @@ ACCEL_API accel_status accel_session_run(accel_session *session,
 					 accel_tensor **out_outputs,
 					 size_t output_count, uint32_t flags);
 
+/*
+ * Asynchronous runs. accel_session_submit() checks and binds the inputs
+ * (they are retained until the request completes), queues the run on the
+ * session's devices and returns at once; accel_session_run() is submit,
+ * wait and take. With several requests in flight the devices of a split
+ * plan work on different requests at the same time (a pipeline).
+ */
+typedef struct accel_request accel_request;
+
+#define ACCEL_WAIT_FOREVER (-1)
+
+ACCEL_API accel_status accel_session_submit(accel_session *session,
+					    const accel_named_tensor *inputs,
+					    size_t input_count, uint32_t flags,
+					    accel_request **out_request);
+/*
+ * Wait up to |timeout_ns| (0 polls, ACCEL_WAIT_FOREVER has no limit) for
+ * the request to complete. Returns NULL once it completed successfully,
+ * the run's error (a new status each call) if it failed, or an
+ * ACCEL_DEADLINE_EXCEEDED status while it is still running.
+ */
+ACCEL_API accel_status accel_request_wait(accel_request *request, int64_t timeout_ns);
+/*
+ * Hand a successfully completed request's outputs to the caller (once):
+ * accel_model_output_count() tensors in the model's output order.
+ */
+ACCEL_API accel_status accel_request_take_outputs(accel_request *request,
+						  accel_tensor **out_outputs,
+						  size_t output_count);
+/* Waits for the request if it is still running, then frees it. */
+ACCEL_API void accel_request_free(accel_request *request);
+
+/*
+ * What each device of a session has done since it was created: one entry
+ * per device its plan uses, the CPU included (accel-run's JSON report).
+ */
+typedef struct accel_device_activity {
+	const char *device; /* borrowed from the session */
+	uint64_t busy_ns;   /* time spent running the session's steps */
+	uint64_t segments;  /* device-contiguous runs of steps executed */
+	uint64_t steps;	    /* steps executed */
+} accel_device_activity;
+
+ACCEL_API size_t accel_session_device_count(const accel_session *session);
+ACCEL_API accel_status accel_session_device_activity(const accel_session *session,
+						     size_t index,
+						     accel_device_activity *out);
+
 /* Where each step of a session's plan runs, and why (accel-run --explain). */
 typedef struct accel_node_placement {
 	const char *node_name;
