@@ -62,6 +62,7 @@ CONF_BIN := $(O)/tests/conformance
 BADINPUT_BIN := $(O)/tests/badinput
 GEMM_BENCH := $(O)/tests/gemm_bench
 RING_BENCH := $(O)/tests/ring_bench
+BATCH_BENCH := $(O)/tests/batch_bench
 
 # The running kernel's build tree, else Debian's newest installed headers.
 KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
@@ -75,7 +76,7 @@ all: lib tools module
 
 lib: $(LIB_SO) $(LIB_A) $(PC)
 tools: $(TOOLS)
-tests: $(UNIT_BINS) $(CONF_BIN) $(BADINPUT_BIN) $(GEMM_BENCH) $(RING_BENCH)
+tests: $(UNIT_BINS) $(CONF_BIN) $(BADINPUT_BIN) $(GEMM_BENCH) $(RING_BENCH) $(BATCH_BENCH)
 
 # ---- generated protobuf-c code ----
 $(GEN_C) $(GEN_H) &: $(PROTO)
@@ -142,6 +143,11 @@ $(RING_BENCH): tests/bench/ring_bench.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS) $(SAN_LDFLAGS)
 
+# The batching benchmark drives the internal batcher: it links the static library.
+$(BATCH_BENCH): tests/bench/batch_bench.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS) $(SAN_LDFLAGS)
+
 bench-ring: $(RING_BENCH)
 	$(RING_BENCH)
 
@@ -185,7 +191,7 @@ check-badinput: tests
 check-asan:
 	./scripts/check.sh $(O) asan
 
-bench: all $(GEMM_BENCH)
+bench: all $(GEMM_BENCH) $(BATCH_BENCH)
 	./scripts/bench.sh $(O)
 
 install: lib tools

@@ -55,4 +55,22 @@ if [ "${BENCH_GEMM:-1}" != 0 ]; then
 		echo "gemm: skipped ($GEMM not built: make O=$BUILD $GEMM)"
 	fi
 fi
+# Dynamic batching: K clients of batch-1 requests, batcher off vs on, on
+# "cpu", "cpu,opencl:0", "cpu,opencl:0,opencl:1" (two PoCL CPU devices).
+# BENCH_BATCH (1; 0 skips), BENCH_BATCH_MODEL (mobilenet_v2_dyn),
+# BENCH_BATCH_ARGS (batch_bench options, "--clients 4 --requests 4").
+if [ "${BENCH_BATCH:-1}" != 0 ]; then
+	echo
+	BATCH="$BUILD/tests/batch_bench"
+	bmodel=${BENCH_BATCH_MODEL:-mobilenet_v2_dyn}
+	if [ -x "$BATCH" ]; then
+		/usr/bin/python3 tests/models/export.py "$MODELS" --models "$bmodel"
+		# shellcheck disable=SC2086 # options are split on purpose
+		POCL_DEVICES=${POCL_DEVICES:-pthread pthread} "$BATCH" \
+			"$MODELS/$bmodel.onnx" ${BENCH_BATCH_ARGS:---clients 4 --requests 4} |
+			tee "$OUT/batch.txt" || rc=1
+	else
+		echo "batch: skipped ($BATCH not built: make O=$BUILD $BATCH)"
+	fi
+fi
 exit "$rc"

@@ -10,6 +10,7 @@
  */
 #include "core/runtime.h"
 #include "cpu/threadpool.h"
+#include "sched/batcher.h"
 #include "sched/pipeline.h"
 #include "sched/plan.h"
 
@@ -25,10 +26,14 @@ struct accel_session {
 	exec_plan *plan;
 	threadpool *pool;
 	pipeline *pipe;
+	batcher *batch; /* NULL: dynamic batching off */
 };
+
+#define DEFAULT_BATCH_DELAY_US 1000u
 
 static void request_exec(void *ctx, pipeline_req *pr, int first, int count);
 static void request_done(void *ctx, pipeline_req *pr);
+static accel_status batch_start(accel_session *s, const accel_session_options *o);
 
 ACCEL_API void accel_session_options_init(accel_session_options *o)
 {
@@ -132,8 +137,12 @@ ACCEL_API accel_status accel_session_create(accel_model *m,
 		st = plan_build(m->graph, s->pool, devs, n_devs, &s->plan);
 	if (!st)
 		st = pipeline_create(s->plan, request_exec, request_done, s, &s->pipe);
+	s->model = m; /* borrowed until the reference is taken below */
+	if (!st && options->max_batch > 1)
+		st = batch_start(s, options);
 	free(devs);
 	if (st) {
+		batcher_destroy(s->batch);
 		pipeline_destroy(s->pipe);
 		plan_free(s->plan);
 		threadpool_destroy(s->pool);
@@ -156,6 +165,7 @@ ACCEL_API void accel_session_release(accel_session *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	batcher_destroy(s->batch);
 	pipeline_destroy(s->pipe);
 	threadpool_destroy(s->pool);
 	plan_free(s->plan);
@@ -415,10 +425,15 @@ static accel_status take_output(const ir_value *v, accel_tensor *t, accel_tensor
 /*
  * A request: its values, and the completion its waiters sleep on. The
  * pipeline part comes first so the pipeline's callbacks can find the rest.
+ * With dynamic batching a caller's request is a batcher ticket instead;
+ * the batcher's workers then run internal requests, which hold no session
+ * reference (the batcher, and so they, end before the session does).
  */
 struct accel_request {
 	pipeline_req pipe;
 	accel_session *s;
+	bool holds_ref;		/* the request keeps the session alive */
+	batcher_ticket *ticket; /* batched: the batcher runs it */
 	run_values rv;
 	accel_status status; /* the first error */
 	accel_tensor **outputs;
@@ -442,7 +457,6 @@ static void request_exec(void *ctx, pipeline_req *pr, int first, int count)
 {
 	accel_session *s = ctx;
 	accel_request *r = (accel_request *)pr;
-
 	const backend_device *d = s->plan->steps[first].device;
 
 	for (int i = first; i < first + count && !r->status; i++)
@@ -455,6 +469,14 @@ static void request_exec(void *ctx, pipeline_req *pr, int first, int count)
 			r->status = status_annotate(r->status, "finishing steps %d-%d on %s",
 						    first, first + count - 1, d->name);
 	}
+}
+
+static void mark_done(accel_request *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->done = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* Pipeline callback, after the last segment: outputs out, values freed. */
@@ -486,10 +508,7 @@ static void request_done(void *ctx, pipeline_req *pr)
 		r->status = status_annotate(r->status, "model '%s'", s->model->name);
 	}
 	free_values(&r->rv);
-	pthread_mutex_lock(&r->lock);
-	r->done = true;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
+	mark_done(r);
 }
 
 static void request_destroy(accel_request *r)
@@ -500,14 +519,18 @@ static void request_destroy(accel_request *r)
 	for (int i = 0; r->outputs && i < g->n_outputs; i++)
 		accel_tensor_release(r->outputs[i]);
 	free(r->outputs);
+	batcher_ticket_free(r->ticket);
 	accel_status_free(r->status);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
-	accel_session_release(r->s);
+	if (r->holds_ref)
+		accel_session_release(r->s);
 	free(r);
 }
 
-static accel_status request_new(accel_session *s, accel_request **out)
+/* A request; |values|: with a value table (run here, not batched). */
+static accel_status request_new(accel_session *s, bool values, bool hold_ref,
+				accel_request **out)
 {
 	const ir_graph *g = s->model->graph;
 	pthread_condattr_t ca;
@@ -517,27 +540,121 @@ static accel_status request_new(accel_session *s, accel_request **out)
 	if (!r)
 		return status_oom("a request");
 	r->rv.g = g;
-	r->rv.host = calloc((size_t)g->n_values + 1, sizeof(*r->rv.host));
-	r->rv.dev = calloc((size_t)g->n_values + 1, sizeof(*r->rv.dev));
+	if (values) {
+		r->rv.host = calloc((size_t)g->n_values + 1, sizeof(*r->rv.host));
+		r->rv.dev = calloc((size_t)g->n_values + 1, sizeof(*r->rv.dev));
+	}
 	r->outputs = calloc((size_t)g->n_outputs + 1, sizeof(*r->outputs));
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	accel_session_retain(s);
+	if (hold_ref)
+		accel_session_retain(s);
+	r->holds_ref = hold_ref;
 	r->s = s;
-	if (!r->rv.host || !r->rv.dev || !r->outputs) {
+	if ((values && (!r->rv.host || !r->rv.dev)) || !r->outputs) {
 		request_destroy(r);
 		return status_oom("run values");
 	}
-	for (int v = 0; v < g->n_values; v++)
+	for (int v = 0; values && v < g->n_values; v++)
 		if (g->values[v].constant) {
 			r->rv.host[v] = g->values[v].constant;
 			accel_tensor_retain(r->rv.host[v]);
 		}
 	*out = r;
 	return NULL;
+}
+
+/* Bind and queue a request on the pipeline. */
+static accel_status submit_direct(accel_session *s, const accel_named_tensor *inputs,
+				  size_t input_count, bool hold_ref, accel_request **out)
+{
+	accel_request *r = NULL;
+	accel_status st;
+
+	ACCEL_TRY(request_new(s, true, hold_ref, &r));
+	st = bind_inputs(s->model->graph, inputs, input_count, r->rv.host);
+	if (st) {
+		request_destroy(r);
+		return status_annotate(st, "model '%s'", s->model->name);
+	}
+	pipeline_submit(s->pipe, &r->pipe);
+	*out = r;
+	return NULL;
+}
+
+static void wait_done(accel_request *r)
+{
+	pthread_mutex_lock(&r->lock);
+	while (!r->done)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Outputs of a completed request, handed over (once). */
+static accel_status hand_outputs(accel_request *r, accel_tensor **out, size_t count)
+{
+	if (r->taken)
+		return status_invalid("model '%s': the request's outputs were already taken",
+				      r->s->model->name);
+	r->taken = true;
+	for (size_t i = 0; i < count; i++) {
+		out[i] = r->outputs[i];
+		r->outputs[i] = NULL;
+	}
+	return NULL;
+}
+
+/* The batcher's run function: one (merged) run through the pipeline. */
+static accel_status batch_run(void *ctx, const accel_named_tensor *inputs, size_t n_in,
+			      accel_tensor **outputs, size_t n_out)
+{
+	accel_session *s = ctx;
+	accel_request *r = NULL;
+	accel_status st;
+
+	ACCEL_TRY(submit_direct(s, inputs, n_in, false, &r));
+	wait_done(r);
+	st = r->status;
+	r->status = NULL;
+	if (!st)
+		st = hand_outputs(r, outputs, n_out);
+	request_destroy(r);
+	return st;
+}
+
+static accel_status batch_start(accel_session *s, const accel_session_options *o)
+{
+	const accel_model *m = s->model;
+	size_t n_in = accel_model_input_count(m), n_out = accel_model_output_count(m);
+	accel_value_info *in = calloc(n_in + 1, sizeof(*in));
+	accel_value_info *out = calloc(n_out + 1, sizeof(*out));
+	batcher_params bp = {
+		.max_batch = o->max_batch,
+		.max_delay_us = o->max_batch_delay_us ? o->max_batch_delay_us :
+							DEFAULT_BATCH_DELAY_US,
+		/* a batch per device in flight, and the next one forming */
+		.workers = (uint32_t)pipeline_lane_count(s->pipe) + 1,
+		.n_inputs = n_in,
+		.inputs = in,
+		.n_outputs = n_out,
+		.outputs = out,
+	};
+	accel_status st = NULL;
+
+	if (!in || !out)
+		st = status_oom("batcher metadata");
+	for (size_t i = 0; !st && i < n_in; i++)
+		st = accel_model_input_info(m, i, &in[i]);
+	for (size_t i = 0; !st && i < n_out; i++)
+		st = accel_model_output_info(m, i, &out[i]);
+	if (!st)
+		st = batcher_create(&bp, batch_run, s, &s->batch);
+	free(in);
+	free(out);
+	return st ? status_annotate(st, "starting dynamic batching") : NULL;
 }
 
 ACCEL_API accel_status accel_session_submit(accel_session *s, const accel_named_tensor *inputs,
@@ -554,14 +671,39 @@ ACCEL_API accel_status accel_session_submit(accel_session *s, const accel_named_
 	if (flags)
 		return status_invalid("model '%s': accel_session_submit: unknown flags 0x%x",
 				      s->model->name, flags);
-	ACCEL_TRY(request_new(s, &r));
+	if (!s->batch)
+		return submit_direct(s, inputs, input_count, true, out_request);
+	/* check the inputs here, so a bad one fails its own submit */
+	ACCEL_TRY(request_new(s, true, true, &r));
 	st = bind_inputs(s->model->graph, inputs, input_count, r->rv.host);
+	free_values(&r->rv);
+	if (!st)
+		st = batcher_submit(s->batch, inputs, input_count,
+				    (size_t)s->model->graph->n_outputs, &r->ticket);
 	if (st) {
 		request_destroy(r);
 		return status_annotate(st, "model '%s'", s->model->name);
 	}
-	pipeline_submit(s->pipe, &r->pipe);
 	*out_request = r;
+	return NULL;
+}
+
+/* A batched request: collect the batcher's result once it has one. */
+static accel_status ticket_wait(accel_request *r, int64_t timeout_ns)
+{
+	accel_status st;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->done) {
+		st = batcher_wait(r->ticket, timeout_ns, r->outputs);
+		if (st && accel_status_code_of(st) == ACCEL_DEADLINE_EXCEEDED) {
+			pthread_mutex_unlock(&r->lock);
+			return st;
+		}
+		r->status = st;
+		r->done = true;
+	}
+	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
 
@@ -573,6 +715,8 @@ ACCEL_API accel_status accel_request_wait(accel_request *r, int64_t timeout_ns)
 
 	if (!r)
 		return status_invalid("accel_request_wait: NULL request");
+	if (r->ticket)
+		ACCEL_TRY(ticket_wait(r, timeout_ns));
 	if (timeout_ns > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += timeout_ns / 1000000000;
@@ -613,25 +757,16 @@ ACCEL_API accel_status accel_request_take_outputs(accel_request *r, accel_tensor
 		return status_invalid("model '%s': %zu outputs requested, the model has %d",
 				      r->s->model->name, count, g->n_outputs);
 	ACCEL_TRY(accel_request_wait(r, 0));
-	if (r->taken)
-		return status_invalid("model '%s': the request's outputs were already taken",
-				      r->s->model->name);
-	r->taken = true;
-	for (size_t i = 0; i < count; i++) {
-		out[i] = r->outputs[i];
-		r->outputs[i] = NULL;
-	}
-	return NULL;
+	return hand_outputs(r, out, count);
 }
 
 ACCEL_API void accel_request_free(accel_request *r)
 {
 	if (!r)
 		return;
-	pthread_mutex_lock(&r->lock);
-	while (!r->done)
-		pthread_cond_wait(&r->cond, &r->lock);
-	pthread_mutex_unlock(&r->lock);
+	if (r->ticket)
+		accel_status_free(ticket_wait(r, ACCEL_WAIT_FOREVER));
+	wait_done(r);
 	request_destroy(r);
 }
 
@@ -651,15 +786,14 @@ ACCEL_API accel_status accel_session_run(accel_session *s, const accel_named_ten
 		return status_invalid("model '%s': accel_session_run: %zu outputs requested, the model has %d",
 				      s->model->name, output_count, s->model->graph->n_outputs);
 	ACCEL_TRY(accel_session_submit(s, inputs, input_count, 0, &r));
-	pthread_mutex_lock(&r->lock);
-	while (!r->done)
-		pthread_cond_wait(&r->cond, &r->lock);
-	pthread_mutex_unlock(&r->lock);
+	if (r->ticket)
+		accel_status_free(ticket_wait(r, ACCEL_WAIT_FOREVER));
+	wait_done(r);
 	/* the request's own status, not a copy: hand it over */
 	st = r->status;
 	r->status = NULL;
 	if (!st)
-		st = accel_request_take_outputs(r, out_outputs, output_count);
+		st = hand_outputs(r, out_outputs, output_count);
 	accel_request_free(r);
 	return st;
 }

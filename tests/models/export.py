@@ -15,6 +15,10 @@ scale):
   mobilenet_v3_small  torchvision: squeeze-excite blocks, HardSwish and
                 HardSigmoid; input "input" 1x3x224x224, output "output"
   efficientnet_b0     torchvision: squeeze-excite blocks, SiLU; same I/O
+  resnet18_dyn, mobilenet_v2_dyn  the same two CNNs exported with a
+                dynamic batch dimension ("batch") on input and output, for
+                dynamic batching (tests/bench/batch_bench.c); exported
+                only when named in --models
   encoder6      BERT-small-like encoder: 6 nn.TransformerEncoderLayer
                 (d_model 384, 6 heads, ff 1536, GELU, batch_first), float
                 input "x" 1x128x384, output "y" 1x128x384. At opset 13
@@ -118,6 +122,8 @@ def build_encoder6(torch):
 BUILDERS = {
     "resnet18": build_resnet18,
     "mobilenet_v2": build_mobilenet_v2,
+    "resnet18_dyn": build_resnet18,
+    "mobilenet_v2_dyn": build_mobilenet_v2,
     "transformer": build_transformer,
     "mobilenet_v3_small": build_mobilenet_v3_small,
     "efficientnet_b0": build_efficientnet_b0,
@@ -149,18 +155,24 @@ def export(name, path, torch):
     calibrate_bn(model, example, torch)
     model.eval()
     tmp = path + ".tmp"
+    # "_dyn" variants: axis 0 of every input and output is "batch".
+    dynamic = {n: {0: "batch"} for n in inputs + outputs} \
+        if name.endswith("_dyn") else None
     # Grad stays enabled: under no_grad, torch 1.13's TransformerEncoderLayer
     # takes a fused "fast path" that has no ONNX export.
     torch.onnx.export(model, (example,), tmp, opset_version=OPSET,
                       do_constant_folding=True, input_names=inputs,
-                      output_names=outputs)
+                      output_names=outputs, dynamic_axes=dynamic)
     os.replace(tmp, path)  # never leave a half-written model behind
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outdir")
-    ap.add_argument("--models", default=",".join(BUILDERS),
+    # The "_dyn" variants are exported only when named.
+    ap.add_argument("--models",
+                    default=",".join(n for n in BUILDERS
+                                     if not n.endswith("_dyn")),
                     help="comma-separated subset of: " + ", ".join(BUILDERS))
     ap.add_argument("--force", action="store_true",
                     help="re-export models that already exist")

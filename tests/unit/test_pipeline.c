@@ -169,7 +169,8 @@ typedef struct fixture {
 
 /* y = Relu(x + c): Add on the CPU (the device lacks it), Relu on the gate
  * device: two lanes, two segments. |devices| NULL: the CPU alone. */
-static void fixture_open(fixture *f, const char *devices)
+static void fixture_open_batched(fixture *f, const char *devices, uint32_t max_batch,
+				 uint32_t delay_us)
 {
 	accel_session_options o;
 
@@ -181,7 +182,14 @@ static void fixture_open(fixture *f, const char *devices)
 	accel_session_options_init(&o);
 	o.devices = devices;
 	o.num_threads = 1;
+	o.max_batch = max_batch;
+	o.max_batch_delay_us = delay_us;
 	assert_null(accel_session_create(f->model, &o, &f->s));
+}
+
+static void fixture_open(fixture *f, const char *devices)
+{
+	fixture_open_batched(f, devices, 0, 0);
 }
 
 static void fixture_close(fixture *f)
@@ -485,6 +493,95 @@ static void free_waits_for_a_running_request(void **state)
 	fixture_close(&f);
 }
 
+/*
+ * Dynamic batching: four requests of 1-3 rows, submitted together, become
+ * one run of 8 rows on the device (the delay is long, the batch fills),
+ * and each request gets its own rows back.
+ */
+static void batched_requests_share_one_run(void **state)
+{
+	enum { N = 4 };
+	accel_tensor *x[N], *y = NULL;
+	accel_request *r[N];
+	fixture f;
+
+	(void)state;
+	fixture_open_batched(&f, gate_spec, 8, 10000000);
+	for (int i = 0; i < N; i++) {
+		x[i] = input_rows(i == 3 ? 2 : i + 1, (float)(i * 7) - 6.0f);
+		r[i] = submit(f.s, x[i]);
+	}
+	for (int i = 0; i < N; i++)
+		wait_ok_and_check(r[i], x[i]);
+	assert_int_equal(dev.execs, 1);
+	assert_int_equal(lane_segments(f.s, gate_spec), 1);
+	/* a request with an input of the wrong width fails its own submit */
+	{
+		int64_t dims[2] = { 1, 4 };
+		accel_named_tensor in;
+		accel_request *bad = NULL;
+
+		assert_null(accel_tensor_create(ACCEL_DTYPE_F32, 2, dims, &in.tensor));
+		in.name = "x";
+		expect_code(accel_session_submit(f.s, &in, 1, 0, &bad), ACCEL_INVALID_ARGUMENT);
+		assert_null(bad);
+		accel_tensor_release(in.tensor);
+	}
+	/* the synchronous call goes through the batcher too (8 rows: a full
+	 * batch, so it need not wait for partners) */
+	{
+		accel_tensor *x8 = input_rows(8, -9.0f);
+
+		assert_null(accel_session_run(f.s, &(accel_named_tensor){ "x", x8 }, 1, &y, 1, 0));
+		check_output(x8, y);
+		accel_tensor_release(y);
+		accel_tensor_release(x8);
+		assert_int_equal(dev.execs, 2);
+	}
+	for (int i = 0; i < N; i++) {
+		accel_request_free(r[i]);
+		accel_tensor_release(x[i]);
+	}
+	fixture_close(&f);
+}
+
+/* Batched, a failing merged run is redone per request: one fails alone. */
+static void batched_failure_stays_with_its_request(void **state)
+{
+	enum { N = 3 };
+	accel_tensor *x[N];
+	accel_request *r[N];
+	int failed = 0;
+	fixture f;
+
+	(void)state;
+	fixture_open_batched(&f, gate_spec, N, 10000000);
+	dev.fail_on = 1; /* the merged run; the single reruns then pass */
+	gate_set(false);
+	for (int i = 0; i < N; i++) {
+		x[i] = input_rows(1, (float)i);
+		r[i] = submit(f.s, x[i]);
+	}
+	gate_set(true);
+	for (int i = 0; i < N; i++) {
+		accel_status st = accel_request_wait(r[i], ACCEL_WAIT_FOREVER);
+
+		if (st) {
+			failed++;
+			accel_status_free(st);
+			continue;
+		}
+		wait_ok_and_check(r[i], x[i]);
+	}
+	assert_int_equal(failed, 0); /* the merged failure was retried alone */
+	assert_int_equal(dev.execs, 1 + N);
+	for (int i = 0; i < N; i++) {
+		accel_request_free(r[i]);
+		accel_tensor_release(x[i]);
+	}
+	fixture_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -494,6 +591,8 @@ int main(void)
 		cmocka_unit_test(failing_request_among_good_ones),
 		cmocka_unit_test(many_submitters),
 		cmocka_unit_test(free_waits_for_a_running_request),
+		cmocka_unit_test(batched_requests_share_one_run),
+		cmocka_unit_test(batched_failure_stays_with_its_request),
 	};
 
 	return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);

@@ -37,6 +37,8 @@ struct options {
 	int warmup;
 	int iterations; /* 0: no timing loop */
 	int concurrency; /* requests in flight in the timing loop (1) */
+	int max_batch;	 /* dynamic batching: rows per merged run (0: off) */
+	int batch_delay_us;
 	bool json;
 	int opt_level;		/* -1: the library's default */
 	const char *dump_graph; /* write the optimised graph here (DOT) */

@@ -59,6 +59,10 @@ static const char usage_text[] =
 "      --concurrency N       keep N requests in flight in the timing loop\n"
 "                            (default 1); devices of a split plan then work\n"
 "                            on different requests at once\n"
+"      --max-batch N         merge concurrent requests along dimension 0\n"
+"                            (declared dynamic) into runs of up to N rows\n"
+"      --batch-delay-us N    how long a request may wait for partners\n"
+"                            (default 1000)\n"
 "\n"
 "  -h, --help                show this help and exit\n"
 "      --version             show the version and exit\n"
@@ -71,7 +75,8 @@ static const char usage_text[] =
 "  accel-run model.onnx --shape ids=1x128 --warmup 5 --iterations 50 --json\n";
 
 enum { OPT_SHAPE = 256, OPT_JSON, OPT_WARMUP, OPT_ITERATIONS, OPT_VERSION,
-       OPT_OPT_LEVEL, OPT_DUMP_GRAPH, OPT_EXPLAIN, OPT_LIST_DEVICES, OPT_CONCURRENCY };
+       OPT_OPT_LEVEL, OPT_DUMP_GRAPH, OPT_EXPLAIN, OPT_LIST_DEVICES, OPT_CONCURRENCY,
+       OPT_MAX_BATCH, OPT_BATCH_DELAY };
 
 static const struct option long_opts[] = {
 	{ "input", required_argument, NULL, 'i' },
@@ -82,6 +87,8 @@ static const struct option long_opts[] = {
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
 	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+	{ "max-batch", required_argument, NULL, OPT_MAX_BATCH },
+	{ "batch-delay-us", required_argument, NULL, OPT_BATCH_DELAY },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "opt-level", required_argument, NULL, OPT_OPT_LEVEL },
 	{ "dump-graph", required_argument, NULL, OPT_DUMP_GRAPH },
@@ -235,6 +242,14 @@ static int parse_one(struct options *o, int c, const char *arg)
 	case OPT_CONCURRENCY:
 		if (!parse_count(arg, 1, &o->concurrency) || o->concurrency > 1024)
 			return usage_error("--concurrency '%s': expected 1 to 1024", arg);
+		return EXIT_OK;
+	case OPT_MAX_BATCH:
+		if (!parse_count(arg, 0, &o->max_batch) || o->max_batch > 65536)
+			return usage_error("--max-batch '%s': expected 0 to 65536", arg);
+		return EXIT_OK;
+	case OPT_BATCH_DELAY:
+		if (!parse_count(arg, 0, &o->batch_delay_us) || o->batch_delay_us > 10000000)
+			return usage_error("--batch-delay-us '%s': expected 0 to 10000000", arg);
 		return EXIT_OK;
 	case OPT_OPT_LEVEL:
 		if (!parse_count(arg, 0, &o->opt_level) ||
@@ -488,6 +503,8 @@ static int make_session(accel_model *model, const struct options *o,
 	accel_session_options_init(&so);
 	so.num_threads = o->threads;
 	so.devices = o->device;
+	so.max_batch = (uint32_t)o->max_batch;
+	so.max_batch_delay_us = (uint32_t)o->batch_delay_us;
 	st = accel_session_create(model, &so, out);
 	if (st)
 		return fail(st);

@@ -151,7 +151,6 @@ ACCEL_API accel_status accel_context_find_device(accel_context *context,
 						 accel_device **out_device);
 ACCEL_API const char *accel_device_name(const accel_device *device);
 ACCEL_API accel_device_kind accel_device_kind_of(const accel_device *device);
-
 /* ---- models ---------------------------------------------------------------- */
 
 typedef struct accel_model accel_model;
@@ -220,6 +219,14 @@ typedef struct accel_session_options {
 				 * as "cpu,opencl:0,opencl:1": nodes go to the
 				 * first listed device that supports them, the
 				 * CPU taking the rest */
+	/*
+	 * Dynamic batching: concurrent requests whose inputs differ only in
+	 * dimension 0 (declared dynamic) are concatenated along it, up to
+	 * max_batch rows, run once and split back. A request waits at most
+	 * max_batch_delay_us for partners. 0 or 1: off.
+	 */
+	uint32_t max_batch;
+	uint32_t max_batch_delay_us; /* 0: 1000 when batching is on */
 } accel_session_options;
 
 ACCEL_API void accel_session_options_init(accel_session_options *options);
