@@ -42,6 +42,18 @@ ifeq ($(DNNL),1)
   LDLIBS += -ldnnl -lgomp
   ACCEL_CFLAGS += -DACCEL_HAVE_DNNL
 endif
+# io_uring model loading (liburing) and DRM device topology (libdrm): on
+# when their headers are present; without them pread() and no DRM listing.
+URING ?= $(if $(wildcard /usr/include/liburing.h),1,0)
+ifeq ($(URING),1)
+  LDLIBS += -luring
+  ACCEL_CFLAGS += -DACCEL_HAVE_URING
+endif
+DRM ?= $(if $(wildcard /usr/include/xf86drm.h),1,0)
+ifeq ($(DRM),1)
+  LDLIBS += -ldrm
+  ACCEL_CFLAGS += -DACCEL_HAVE_DRM -I/usr/include/libdrm
+endif
 ifeq ($(OPENCL),1)
   LDLIBS += -lOpenCL
   ACCEL_CFLAGS += -DACCEL_HAVE_OPENCL -DCL_TARGET_OPENCL_VERSION=120
@@ -63,6 +75,7 @@ BADINPUT_BIN := $(O)/tests/badinput
 GEMM_BENCH := $(O)/tests/gemm_bench
 RING_BENCH := $(O)/tests/ring_bench
 BATCH_BENCH := $(O)/tests/batch_bench
+LOAD_BENCH := $(O)/tests/load_bench
 
 # The running kernel's build tree, else Debian's newest installed headers.
 KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
@@ -76,7 +89,8 @@ all: lib tools module
 
 lib: $(LIB_SO) $(LIB_A) $(PC)
 tools: $(TOOLS)
-tests: $(UNIT_BINS) $(CONF_BIN) $(BADINPUT_BIN) $(GEMM_BENCH) $(RING_BENCH) $(BATCH_BENCH)
+tests: $(UNIT_BINS) $(CONF_BIN) $(BADINPUT_BIN) $(GEMM_BENCH) $(RING_BENCH) $(BATCH_BENCH) \
+	$(LOAD_BENCH)
 
 # ---- generated protobuf-c code ----
 $(GEN_C) $(GEN_H) &: $(PROTO)
@@ -143,6 +157,11 @@ $(RING_BENCH): tests/bench/ring_bench.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS) $(SAN_LDFLAGS)
 
+# The load-time benchmark asks which file reader is in use: static library.
+$(LOAD_BENCH): tests/bench/load_bench.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS) $(SAN_LDFLAGS)
+
 # The batching benchmark drives the internal batcher: it links the static library.
 $(BATCH_BENCH): tests/bench/batch_bench.c $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -191,7 +210,7 @@ check-badinput: tests
 check-asan:
 	./scripts/check.sh $(O) asan
 
-bench: all $(GEMM_BENCH) $(BATCH_BENCH)
+bench: all $(GEMM_BENCH) $(BATCH_BENCH) $(LOAD_BENCH)
 	./scripts/bench.sh $(O)
 
 install: lib tools

@@ -99,6 +99,10 @@ static void run_one(accel_worker *w, const struct accel_sqe *sqe,
 		cqe->res = st ? -EINVAL : 0;
 		accel_status_free(st);
 	} else if (sqe->opcode == ACCEL_OP_FENCE_WAIT) {
+		/* publish the CQEs before a wait that blocks, as the kernel
+		 * does: their reapers must not wait for this fence */
+		if (accel_timeline_query(t) < sqe->value)
+			accel_ring_notify(w->ring);
 		cqe->res = fence_wait(w, t, sqe->value);
 		if (cqe->res == -ECANCELED)
 			cqe->flags = ACCEL_CQE_F_CANCELED;

@@ -55,6 +55,7 @@ if [ "${BENCH_GEMM:-1}" != 0 ]; then
 		echo "gemm: skipped ($GEMM not built: make O=$BUILD $GEMM)"
 	fi
 fi
+
 # Dynamic batching: K clients of batch-1 requests, batcher off vs on, on
 # "cpu", "cpu,opencl:0", "cpu,opencl:0,opencl:1" (two PoCL CPU devices).
 # BENCH_BATCH (1; 0 skips), BENCH_BATCH_MODEL (mobilenet_v2_dyn),
@@ -71,6 +72,24 @@ if [ "${BENCH_BATCH:-1}" != 0 ]; then
 			tee "$OUT/batch.txt" || rc=1
 	else
 		echo "batch: skipped ($BATCH not built: make O=$BUILD $BATCH)"
+	fi
+fi
+
+# Model load time: accel_model_load with io_uring and with pread against
+# onnxruntime's session creation (tests/bench/load_bench.py), warm page
+# cache; resnet18 also with external data. BENCH_LOAD (1; 0 skips),
+# BENCH_LOAD_ARGS (load_bench.py options, e.g. "--cold --rounds 5").
+if [ "${BENCH_LOAD:-1}" != 0 ]; then
+	echo
+	LOADB="$BUILD/tests/load_bench"
+	if [ -x "$LOADB" ]; then
+		/usr/bin/python3 tests/models/export.py "$MODELS" --models resnet18,encoder6
+		# shellcheck disable=SC2086 # options are split on purpose
+		"$PY" tests/bench/load_bench.py --load-bench "$LOADB" --workdir "$MODELS" \
+			${BENCH_LOAD_ARGS:-} "$MODELS/resnet18.onnx" "$MODELS/encoder6.onnx" |
+			tee "$OUT/load.txt" || rc=1
+	else
+		echo "load: skipped ($LOADB not built: make O=$BUILD $LOADB)"
 	fi
 fi
 exit "$rc"

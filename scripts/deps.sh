@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 APT_PKGS=(build-essential pkg-config libprotobuf-c-dev protobuf-c-compiler
 	  libcmocka-dev libonnx-testdata python3-venv python3-numpy
 	  python3-torch python3-torchvision fonts-dejavu-core
-	  ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo libdnnl-dev)
+	  ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo libdnnl-dev
+	  liburing-dev libdrm-dev)
 PIP_PKGS=(onnx==1.22.0 onnxruntime)
 VENV=.venv
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* backend.c - discovery across backends and host<->device tensor moves. */
 #include "backend/backend.h"
+#include "core/hostmem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,17 @@ typedef accel_status (*discover_fn)(backend_device **devs, size_t *count);
 #ifdef ACCEL_HAVE_OPENCL
 accel_status backend_opencl_discover(backend_device **devs, size_t *count);
 #endif
+#ifdef ACCEL_HAVE_CUDA
+accel_status backend_cuda_discover(backend_device **devs, size_t *count);
+#endif
 
 /* Each compiled-in backend's discovery; see backend/<name>.c. */
 static const discover_fn discoverers[] = {
 #ifdef ACCEL_HAVE_OPENCL
 	backend_opencl_discover,
+#endif
+#ifdef ACCEL_HAVE_CUDA
+	backend_cuda_discover,
 #endif
 	NULL, /* keeps the array non-empty when no backend is compiled in */
 };
@@ -73,14 +80,51 @@ accel_status backend_tensor_upload(const backend_device *d, const accel_tensor *
 	return NULL;
 }
 
+static void staging_free(void *ctx, void *mem)
+{
+	struct hostmem_block *b = ctx;
+
+	hostmem_free(b->hm, b);
+}
+
+/*
+ * Give |t| storage from the device's host staging memory (pinned when the
+ * kernel module is loaded, so a backend can register it for DMA). False
+ * when there is none or it is exhausted (RLIMIT_MEMLOCK, the module's
+ * caps): ordinary memory then serves as well.
+ */
+static bool staging_alloc(const backend_device *d, accel_tensor *t)
+{
+	int64_t n = tensor_numel(t);
+	size_t es = accel_dtype_size(t->dtype);
+	struct hostmem_block *b;
+	accel_status st;
+
+	if (!d->hostmem || n <= 0 || !es || (uint64_t)n > SIZE_MAX / es)
+		return false;
+	st = hostmem_alloc(d->hostmem, (size_t)n * es, d->host_node, &b);
+	if (st) {
+		accel_status_free(st);
+		return false;
+	}
+	t->data = b->ptr;	/* page-aligned and zeroed */
+	t->nbytes = b->size;
+	t->owns_data = false;
+	t->free_fn = staging_free;
+	t->free_ctx = b;
+	return true;
+}
+
 accel_status backend_tensor_download(const backend_device *d, const accel_tensor *dev,
 				     accel_tensor **out_host)
 {
 	accel_tensor *t = NULL;
 	accel_status st;
 
-	ACCEL_TRY(tensor_new(dev->dtype, dev->rank, dev->dims, &t));
-	st = t->nbytes ? d->ops->download(d->impl, t->data, dev->data, t->nbytes) : NULL;
+	ACCEL_TRY(tensor_new_shape(dev->dtype, dev->rank, dev->dims, &t));
+	st = staging_alloc(d, t) ? NULL : tensor_alloc(t);
+	if (!st && t->nbytes)
+		st = d->ops->download(d->impl, t->data, dev->data, t->nbytes);
 	if (st) {
 		accel_tensor_release(t);
 		return status_annotate(st, "%s: download of %zu bytes", d->name, dev->nbytes);

@@ -35,6 +35,10 @@ typedef struct backend_ops {
 	accel_status (*exec)(void *impl, const ir_node *n, void *state, accel_tensor *const *in,
 			     const bool *in_on_host, int n_in, accel_tensor *const *out, int n_out);
 	accel_status (*finish)(void *impl);
+	/* Optional (NULL: none): the device's PCI bus id in any common spelling
+	 * ("0000:3B:00.0"), or NULL; the context matches it to the DRM
+	 * topology (backend/topology.h) for the device's NUMA node. */
+	const char *(*pci_bus_id)(void *impl);
 } backend_ops;
 
 /* A discovered device: the backend's table and its own handle. */
@@ -43,6 +47,11 @@ typedef struct backend_device {
 	void *impl;
 	char *name;
 	int index; /* among devices of the same kind */
+	/* Host memory for downloads (core/hostmem.h: pinned when the kernel
+	 * module is loaded), set by the context; NULL: ordinary memory.
+	 * |host_node|: the NUMA node to put it on, -1 for any. */
+	struct hostmem *hostmem;
+	int host_node;
 } backend_device;
 
 /*

@@ -31,6 +31,11 @@ static void cl_free(void *impl, void *mem)
 	ocl_free(impl, mem);
 }
 
+static const char *cl_pci_bus_id(void *impl)
+{
+	return ocl_device_pci_bus_id(impl);
+}
+
 static accel_status cl_upload(void *impl, void *mem, const void *src, size_t bytes)
 {
 	return ocl_upload(impl, mem, src, bytes);
@@ -76,6 +81,7 @@ static const backend_ops opencl_ops = {
 	.release = cl_release,
 	.exec = cl_exec,
 	.finish = cl_finish,
+	.pci_bus_id = cl_pci_bus_id,
 };
 
 accel_status backend_opencl_discover(backend_device **devs, size_t *count)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* context.c - the context and its device registry. */
+#include "core/hostmem.h"
 #include "core/runtime.h"
 #include "cpu/threadpool.h"
 
@@ -33,6 +34,7 @@ static accel_status add_backend_devices(accel_context *c)
 		d->index = found[i].index;
 		d->backend = found[i];
 		d->name = strdup(found[i].name);
+		d->numa_node = -1;
 		found[i].ops = NULL; /* now owned by the registry */
 		c->devices[c->n_devices++] = d;
 	}
@@ -50,6 +52,44 @@ static accel_status add_backend_devices(accel_context *c)
 	return NULL;
 }
 
+/*
+ * The DRM GPUs, and each device's bus id and NUMA node from them. A failure
+ * here costs only the topology (no DRM listing, NUMA nodes -1), never a
+ * device.
+ */
+static void locate_devices(accel_context *c)
+{
+	topo_pci_addr a;
+
+	accel_status_free(topology_init(&c->topo, NULL));
+	if (c->topo.sysfs_root)
+		accel_status_free(topology_discover(&c->topo));
+	for (size_t i = 0; i < c->n_devices; i++) {
+		struct accel_device *d = c->devices[i];
+		const backend_ops *ops = d->backend.ops;
+		const char *id = ops && ops->pci_bus_id ? ops->pci_bus_id(d->backend.impl) : NULL;
+
+		if (!id || !topology_parse_bus_id(id, &a) ||
+		    !(d->pci_bus_id = malloc(TOPO_BUS_ID_LEN)))
+			continue;
+		topology_format_bus_id(&a, d->pci_bus_id);
+		d->numa_node = topology_numa_node(&c->topo, d->pci_bus_id);
+	}
+}
+
+/* Host staging memory for the non-CPU devices' downloads, on each
+ * device's NUMA node; without it (out of memory) they use malloc. */
+static void attach_staging(accel_context *c)
+{
+	if (c->n_devices < 2)
+		return;
+	accel_status_free(hostmem_open(0, &c->hostmem));
+	for (size_t i = 1; c->hostmem && i < c->n_devices; i++) {
+		c->devices[i]->backend.hostmem = c->hostmem;
+		c->devices[i]->backend.host_node = c->devices[i]->numa_node;
+	}
+}
+
 void accel_context_discover(accel_context *c)
 {
 	accel_status st;
@@ -60,6 +100,8 @@ void accel_context_discover(accel_context *c)
 		if (st)
 			c->discover_error = strdup(accel_status_message(st));
 		accel_status_free(st);
+		locate_devices(c);
+		attach_staging(c);
 		c->discovered = true;
 	}
 	pthread_mutex_unlock(&c->discover_lock);
@@ -91,6 +133,7 @@ ACCEL_API accel_status accel_context_create(uint32_t flags, accel_context **out_
 		return status_oom("the device registry");
 	}
 	c->devices[0]->kind = ACCEL_DEVICE_CPU;
+	c->devices[0]->numa_node = -1;
 	c->n_devices = 1;
 	*out_context = c;
 	return NULL;
@@ -113,10 +156,13 @@ ACCEL_API void accel_context_release(accel_context *c)
 			b->ops->destroy(b->impl);
 		free(b->name);
 		free(c->devices[i]->name);
+		free(c->devices[i]->pci_bus_id);
 		free(c->devices[i]);
 	}
 	free(c->devices);
 	free(c->discover_error);
+	hostmem_close(c->hostmem); /* blocks still in tensors keep it alive */
+	topology_free(&c->topo);
 	pthread_mutex_destroy(&c->discover_lock);
 	free(c);
 }
@@ -195,4 +241,45 @@ ACCEL_API const char *accel_device_name(const accel_device *d)
 ACCEL_API accel_device_kind accel_device_kind_of(const accel_device *d)
 {
 	return d ? d->kind : ACCEL_DEVICE_CPU;
+}
+
+ACCEL_API const char *accel_device_pci_bus_id(const accel_device *d)
+{
+	return d ? d->pci_bus_id : NULL;
+}
+
+ACCEL_API int accel_device_numa_node(const accel_device *d)
+{
+	return d ? d->numa_node : -1;
+}
+
+ACCEL_API size_t accel_context_drm_gpu_count(accel_context *c)
+{
+	if (!c)
+		return 0;
+	accel_context_discover(c);
+	return c->topo.n_gpus;
+}
+
+ACCEL_API accel_status accel_context_drm_gpu(accel_context *c, size_t index,
+					     accel_drm_gpu *out_gpu)
+{
+	const topo_gpu *g;
+
+	if (!c || !out_gpu)
+		return status_invalid("accel_context_drm_gpu: NULL argument");
+	accel_context_discover(c);
+	if (index >= c->topo.n_gpus)
+		return status_error(ACCEL_NOT_FOUND, "DRM GPU index %zu is out of range (%zu GPUs)",
+				    index, c->topo.n_gpus);
+	g = &c->topo.gpus[index];
+	*out_gpu = (accel_drm_gpu){
+		.pci_bus_id = g->bus_id, .vendor_id = g->vendor_id, .device_id = g->device_id,
+		.primary_node = g->primary_node, .render_node = g->render_node,
+		.numa_node = g->numa_node,
+	};
+	for (size_t i = 0; i < c->n_devices; i++)
+		if (c->devices[i]->pci_bus_id && !strcmp(c->devices[i]->pci_bus_id, g->bus_id))
+			out_gpu->driven_by = c->devices[i];
+	return NULL;
 }

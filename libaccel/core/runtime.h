@@ -4,6 +4,7 @@
 #define ACCEL_CORE_RUNTIME_H
 
 #include "backend/backend.h"
+#include "backend/topology.h"
 #include "ir/graph.h"
 
 #include <pthread.h>
@@ -14,6 +15,8 @@ struct accel_device {
 	int index;
 	char *name;
 	backend_device backend; /* ops NULL for the CPU */
+	char *pci_bus_id; /* canonical "dddd:bb:dd.f", or NULL */
+	int numa_node;	  /* nearest NUMA node, -1: unknown */
 };
 
 struct accel_context {
@@ -25,6 +28,8 @@ struct accel_context {
 	pthread_mutex_t discover_lock;
 	bool discovered;
 	char *discover_error; /* why discovery failed, or NULL */
+	topology topo;	      /* DRM GPUs, read with the other devices */
+	struct hostmem *hostmem; /* device downloads' host memory, or NULL */
 	size_t n_devices;
 	struct accel_device **devices;
 };

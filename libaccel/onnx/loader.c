@@ -17,7 +17,7 @@
 #define MAX_SUBGRAPH_DEPTH 16
 
 typedef struct load_ctx {
-	const char *base_dir;
+	onnx_external *ext;
 	const AccelOnnx__Model *model;
 	int depth;
 } load_ctx;
@@ -128,7 +128,7 @@ static accel_status load_attr(load_ctx *lc, ir_graph *g, const AccelOnnx__Attrib
 	case IR_ATTR_TENSOR:
 		if (!ap->t)
 			return status_bad_model("attribute '%s' has type TENSOR but no tensor", a->name);
-		ACCEL_TRY(status_annotate(onnx_tensor_convert(ap->t, lc->base_dir, &a->t),
+		ACCEL_TRY(status_annotate(onnx_tensor_convert(ap->t, lc->ext, &a->t),
 					  "attribute '%s'", a->name));
 		break;
 	case IR_ATTR_GRAPH:
@@ -163,7 +163,7 @@ static accel_status load_attr(load_ctx *lc, ir_graph *g, const AccelOnnx__Attrib
 		if (!a->tensors)
 			return status_oom("attribute tensors");
 		for (size_t i = 0; i < a->count; i++)
-			ACCEL_TRY(status_annotate(onnx_tensor_convert(ap->tensors[i], lc->base_dir,
+			ACCEL_TRY(status_annotate(onnx_tensor_convert(ap->tensors[i], lc->ext,
 								      &a->tensors[i]),
 						  "attribute '%s'[%zu]", a->name, i));
 		break;
@@ -289,7 +289,7 @@ static accel_status load_graph(load_ctx *lc, const AccelOnnx__Graph *gp,
 			st = status_bad_model("initializer '%s' is defined twice", tp->name);
 			goto fail;
 		}
-		if ((st = status_annotate(onnx_tensor_convert(tp, lc->base_dir, &v->constant),
+		if ((st = status_annotate(onnx_tensor_convert(tp, lc->ext, &v->constant),
 					  "initializer '%s'", tp->name)))
 			goto fail;
 		v->kind = IR_VALUE_CONSTANT;
@@ -390,16 +390,20 @@ accel_status onnx_load_graph(const void *data, size_t size, const char *base_dir
 			     ir_graph **out_graph, onnx_model_meta *out_meta)
 {
 	AccelOnnx__Model *m;
-	load_ctx lc = { .base_dir = base_dir };
+	load_ctx lc = { 0 };
 	ir_graph *g = NULL;
 	accel_status st;
 
 	if (!size)
 		return status_bad_model("the file is empty");
-	m = accel_onnx__model__unpack(NULL, size, data);
+	/* The allocator lets large raw_data blocks become tensor storage. */
+	m = accel_onnx__model__unpack(&onnx_proto_allocator, size, data);
 	if (!m)
 		return status_bad_model("not a valid ONNX protobuf (parse failed; truncated or corrupted file?)");
 	lc.model = m;
+	st = onnx_external_create(base_dir, &lc.ext);
+	if (st)
+		goto out;
 	if (!m->graph) {
 		st = status_bad_model("the model has no graph");
 		goto out;
@@ -409,6 +413,10 @@ accel_status onnx_load_graph(const void *data, size_t size, const char *base_dir
 		goto out;
 	}
 	st = load_graph(&lc, m->graph, NULL, &g);
+	if (st)
+		goto out;
+	/* Every external-data read, many in flight, into the tensors. */
+	st = onnx_external_finish(lc.ext);
 	if (st)
 		goto out;
 	g->opsets = calloc(m->n_opset_import + 1, sizeof(ir_opset));
@@ -437,6 +445,7 @@ accel_status onnx_load_graph(const void *data, size_t size, const char *base_dir
 	g = NULL;
 out:
 	ir_graph_free(g);
-	accel_onnx__model__free_unpacked(m, NULL);
+	onnx_external_destroy(lc.ext);
+	accel_onnx__model__free_unpacked(m, &onnx_proto_allocator);
 	return st;
 }

@@ -1,57 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* tensor_file.c - reading a serialized ONNX TensorProto file (.pb). */
+#include "onnx/file_read.h"
 #include "onnx/onnx.h"
 #include "onnx/tensor_proto.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 accel_status onnx_read_file(const char *path, void **out_data, size_t *out_size)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, len = 0;
-
-	if (!f)
-		return status_error(errno == ENOENT ? ACCEL_NOT_FOUND :
-				    errno == EACCES ? ACCEL_PERMISSION_DENIED : ACCEL_IO_ERROR,
-				    "cannot open '%s': %s", path, strerror(errno));
-	for (;;) {
-		size_t n;
-
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 1 << 16;
-			char *nb = realloc(buf, ncap);
-
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return status_error(ACCEL_OUT_OF_MEMORY,
-						    "out of memory reading '%s'", path);
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0) {
-			if (ferror(f)) {
-				accel_status st = status_error(ACCEL_IO_ERROR,
-							       "error reading '%s': %s",
-							       path, strerror(errno));
-				free(buf);
-				fclose(f);
-				return st;
-			}
-			break;
-		}
-	}
-	fclose(f);
-	*out_data = buf;
-	*out_size = len;
-	return NULL;
+	return file_read_all(path, 0, out_data, out_size);
 }
 
 ACCEL_API accel_status accel_tensor_read_pb(const char *path, accel_tensor **out_tensor,

@@ -2,6 +2,10 @@
 /*
  * tensor_proto.c - decoding ONNX TensorProto payloads: raw little-endian
  * bytes, the typed repeated fields, and external data files.
+ *
+ * External data is checked (confinement, sizes) when a tensor is converted
+ * but read later, all tensors at once, by the file reader: straight into
+ * each tensor's storage, many reads in flight.
  */
 #include "onnx/tensor_proto.h"
 
@@ -13,6 +17,80 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+_Static_assert(TENSOR_ALIGN == 64, "file_buffer_alloc aligns to 64 bytes");
+
+/* Raw payloads at least this large are taken over rather than copied. */
+#define RAW_TAKEOVER_MIN 4096
+
+typedef struct ext_file {
+	char *location; /* as the model spells it */
+	int fd;
+	uint64_t size;
+} ext_file;
+
+struct onnx_external {
+	char *base_dir; /* NULL: external data refused */
+	ext_file *files;
+	size_t n_files, cap_files;
+	file_reader *reader;
+};
+
+/* Aligned, padded like tensor_alloc's storage (TENSOR_ALIGN is 64). */
+static void *proto_alloc(void *data, size_t size)
+{
+	return size < RAW_TAKEOVER_MIN ? malloc(size) : file_buffer_alloc(size);
+}
+
+static void proto_free(void *data, void *p)
+{
+	free(p);
+}
+
+ProtobufCAllocator onnx_proto_allocator = {
+	.alloc = proto_alloc,
+	.free = proto_free,
+};
+
+accel_status onnx_external_create(const char *base_dir, onnx_external **out)
+{
+	onnx_external *x = calloc(1, sizeof(*x));
+	accel_status st;
+
+	if (!x)
+		return status_oom("the external data table");
+	if (base_dir && !(x->base_dir = strdup(base_dir))) {
+		free(x);
+		return status_oom("the external data table");
+	}
+	st = file_reader_create(0, &x->reader);
+	if (st) {
+		free(x->base_dir);
+		free(x);
+		return st;
+	}
+	*out = x;
+	return NULL;
+}
+
+accel_status onnx_external_finish(onnx_external *x)
+{
+	return x ? file_reader_flush(x->reader) : NULL;
+}
+
+void onnx_external_destroy(onnx_external *x)
+{
+	if (!x)
+		return;
+	file_reader_destroy(x->reader); /* drops reads never started */
+	for (size_t i = 0; i < x->n_files; i++) {
+		close(x->files[i].fd);
+		free(x->files[i].location);
+	}
+	free(x->files);
+	free(x->base_dir);
+	free(x);
+}
 
 static const char *tname(const AccelOnnx__Tensor *tp)
 {
@@ -98,15 +176,54 @@ static accel_status parse_u64(const AccelOnnx__Tensor *tp, const char *key,
 	return NULL;
 }
 
-static accel_status read_external(const AccelOnnx__Tensor *tp, const char *base_dir,
+/* The data file |location|, confined and opened on first use. */
+static accel_status external_file(onnx_external *x, const AccelOnnx__Tensor *tp,
+				  const char *location, const ext_file **out)
+{
+	ext_file *f;
+	struct stat sb;
+	int fd;
+
+	for (size_t i = 0; i < x->n_files; i++)
+		if (!strcmp(x->files[i].location, location)) {
+			*out = &x->files[i];
+			return NULL;
+		}
+	if (x->n_files == x->cap_files) {
+		size_t ncap = x->cap_files ? x->cap_files * 2 : 4;
+		ext_file *nf = realloc(x->files, ncap * sizeof(*nf));
+
+		if (!nf)
+			return status_oom("the external data table");
+		x->files = nf;
+		x->cap_files = ncap;
+	}
+	ACCEL_TRY(open_external(tp, x->base_dir, location, &fd));
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return status_error(ACCEL_IO_ERROR, "tensor '%s': external data '%s' is not a regular file",
+				    tname(tp), location);
+	}
+	f = &x->files[x->n_files];
+	f->location = strdup(location);
+	if (!f->location) {
+		close(fd);
+		return status_oom("the external data table");
+	}
+	f->fd = fd;
+	f->size = (uint64_t)sb.st_size;
+	x->n_files++;
+	*out = f;
+	return NULL;
+}
+
+static accel_status read_external(const AccelOnnx__Tensor *tp, onnx_external *x,
 				  accel_tensor *t)
 {
 	const char *location = NULL;
 	uint64_t offset = 0, length = UINT64_MAX;
-	struct stat sb;
-	accel_status st = NULL;
-	size_t done = 0;
-	int fd;
+	const ext_file *f = NULL;
+	char what[512];
 
 	for (size_t i = 0; i < tp->n_external_data; i++) {
 		const AccelOnnx__StringStringEntry *e = tp->external_data[i];
@@ -126,36 +243,25 @@ static accel_status read_external(const AccelOnnx__Tensor *tp, const char *base_
 	if (length != UINT64_MAX && length != t->nbytes)
 		return status_bad_model("tensor '%s': external data length %llu does not match its shape (%zu bytes)",
 					tname(tp), (unsigned long long)length, t->nbytes);
-	ACCEL_TRY(open_external(tp, base_dir, location, &fd));
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		st = status_error(ACCEL_IO_ERROR, "tensor '%s': external data '%s' is not a regular file",
-				  tname(tp), location);
-		goto out;
-	}
-	if (offset > (uint64_t)sb.st_size || t->nbytes > (uint64_t)sb.st_size - offset) {
-		st = status_bad_model("tensor '%s': external data '%s' has %lld bytes, the tensor needs %zu at offset %llu",
-				      tname(tp), location, (long long)sb.st_size, t->nbytes,
-				      (unsigned long long)offset);
-		goto out;
-	}
-	if ((st = tensor_alloc(t)))
-		goto out;
-	while (done < t->nbytes) {
-		ssize_t n = pread(fd, (char *)t->data + done, t->nbytes - done,
-				  (off_t)(offset + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			st = status_error(ACCEL_IO_ERROR, "tensor '%s': reading external data '%s': %s",
-					  tname(tp), location, n ? strerror(errno) : "unexpected end of file");
-			goto out;
-		}
-		done += (size_t)n;
-	}
-out:
-	close(fd);
-	return st;
+	if (!x)
+		return status_error(ACCEL_PERMISSION_DENIED,
+				    "tensor '%s': external data '%s' is not allowed for a tensor read on its own",
+				    tname(tp), location);
+	ACCEL_TRY(external_file(x, tp, location, &f));
+	if (offset > f->size || t->nbytes > f->size - offset)
+		return status_bad_model("tensor '%s': external data '%s' has %llu bytes, the tensor needs %zu at offset %llu",
+					tname(tp), location, (unsigned long long)f->size,
+					t->nbytes, (unsigned long long)offset);
+	/* Every byte is read before the tensor is used: no zeroing. */
+	t->data = file_buffer_alloc(t->nbytes);
+	if (!t->data)
+		return status_error(ACCEL_OUT_OF_MEMORY,
+				    "tensor '%s': out of memory allocating %zu bytes", tname(tp),
+				    t->nbytes);
+	t->owns_data = true;
+	snprintf(what, sizeof(what), "tensor '%s': reading external data '%s'",
+		 tname(tp), location);
+	return file_reader_add(x->reader, f->fd, offset, t->data, t->nbytes, what);
 }
 
 static accel_status check_count(const AccelOnnx__Tensor *tp, const char *field,
@@ -214,7 +320,21 @@ static accel_status read_typed(const AccelOnnx__Tensor *tp, accel_tensor *t)
 	}
 }
 
-accel_status onnx_tensor_convert(const AccelOnnx__Tensor *tp, const char *base_dir,
+/* Make the unpacked raw_data block |t|'s storage (see onnx_proto_allocator). */
+static bool take_raw(AccelOnnx__Tensor *tp, accel_tensor *t)
+{
+	if (t->nbytes < RAW_TAKEOVER_MIN || t->dtype == ACCEL_DTYPE_BOOL ||
+	    (uintptr_t)tp->raw_data.data % TENSOR_ALIGN)
+		return false;
+	t->data = tp->raw_data.data;
+	t->owns_data = true;
+	tp->raw_data.data = NULL;
+	tp->raw_data.len = 0;
+	tp->has_raw_data = false;
+	return true;
+}
+
+accel_status onnx_tensor_convert(const AccelOnnx__Tensor *tp, onnx_external *ext,
 				 accel_tensor **out)
 {
 	accel_dtype dt = (accel_dtype)(tp->has_data_type ? tp->data_type : 0);
@@ -246,7 +366,7 @@ accel_status onnx_tensor_convert(const AccelOnnx__Tensor *tp, const char *base_d
 	t->nbytes = (size_t)n * accel_dtype_size(dt);
 	if (tp->has_data_location &&
 	    tp->data_location == ACCEL_ONNX__TENSOR__DATA_LOCATION__EXTERNAL) {
-		st = read_external(tp, base_dir, t);
+		st = read_external(tp, ext, t);
 	} else if (tp->has_raw_data) {
 		if (tp->raw_data.len != t->nbytes) {
 			st = status_bad_model("tensor '%s': raw_data has %zu bytes, shape and %s need %zu",
@@ -254,6 +374,8 @@ accel_status onnx_tensor_convert(const AccelOnnx__Tensor *tp, const char *base_d
 					      accel_dtype_name(dt), t->nbytes);
 			goto fail;
 		}
+		if (ext && take_raw((AccelOnnx__Tensor *)tp, t))
+			goto done;
 		if ((st = tensor_alloc(t)))
 			goto fail;
 		if (t->nbytes)
@@ -270,6 +392,7 @@ accel_status onnx_tensor_convert(const AccelOnnx__Tensor *tp, const char *base_d
 	}
 	if (st)
 		goto fail;
+done:
 	*out = t;
 	return NULL;
 fail:

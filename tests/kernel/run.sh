@@ -60,8 +60,13 @@ build_tests() {
 		-I$ROOT/uapi -I$ROOT/tests/kernel"
 	rm -rf "$OUT/root"
 	mkdir -p "$OUT/root"/{bin,proc,sys,dev,tmp,tests}
+	# test_hostmem drives libaccel's host memory provider: link it in
+	local hostmem="-I$ROOT -I$ROOT/libaccel -I$ROOT/libaccel/include
+		$ROOT/libaccel/core/hostmem.c $ROOT/libaccel/core/status.c
+		$ROOT/sched/ring.c $ROOT/sched/worker.c $ROOT/sched/timeline.c"
 	for t in "$ROOT"/tests/kernel/test_*.c; do
-		gcc $cflags -o "$OUT/root/tests/$(basename "$t" .c)" "$t"
+		gcc $cflags -o "$OUT/root/tests/$(basename "$t" .c)" "$t" \
+			$([ "$(basename "$t")" = test_hostmem.c ] && echo "$hostmem")
 	done
 	gcc $cflags -o "$OUT/root/tests/stress" "$ROOT/tests/kernel/stress.c"
 	gcc $cflags -o "$OUT/root/tests/bench" "$ROOT/tests/kernel/bench.c" -luring

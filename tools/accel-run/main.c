@@ -193,7 +193,10 @@ static void explain(const accel_session *s, FILE *f)
 	}
 }
 
-/* --list-devices */
+/*
+ * --list-devices: one device per line, its name first, then where it sits
+ * (PCI bus id, NUMA node); then the DRM GPUs no backend drives, marked.
+ */
 static int list_devices(void)
 {
 	accel_context *ctx = NULL;
@@ -202,10 +205,29 @@ static int list_devices(void)
 	if (st)
 		return fail(st);
 	for (size_t i = 0; i < accel_context_device_count(ctx); i++) {
+		const char *pci;
 		accel_device *d;
 
-		if (!accel_context_device(ctx, i, &d))
-			printf("%s\n", accel_device_name(d));
+		if (accel_context_device(ctx, i, &d))
+			continue;
+		pci = accel_device_pci_bus_id(d);
+		printf("%s", accel_device_name(d));
+		if (pci)
+			printf("  pci %s", pci);
+		if (accel_device_numa_node(d) >= 0)
+			printf("  numa %d", accel_device_numa_node(d));
+		printf("\n");
+	}
+	for (size_t i = 0; i < accel_context_drm_gpu_count(ctx); i++) {
+		accel_drm_gpu g;
+
+		if (accel_context_drm_gpu(ctx, i, &g) || g.driven_by)
+			continue;
+		printf("drm %s [%04x:%04x] %s", g.pci_bus_id, g.vendor_id, g.device_id,
+		       g.render_node ? g.render_node : g.primary_node ? g.primary_node : "-");
+		if (g.numa_node >= 0)
+			printf("  numa %d", g.numa_node);
+		printf("  (no backend drives it)\n");
 	}
 	accel_context_release(ctx);
 	return EXIT_OK;

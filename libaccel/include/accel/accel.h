@@ -151,6 +151,34 @@ ACCEL_API accel_status accel_context_find_device(accel_context *context,
 						 accel_device **out_device);
 ACCEL_API const char *accel_device_name(const accel_device *device);
 ACCEL_API accel_device_kind accel_device_kind_of(const accel_device *device);
+/*
+ * Where a device sits: its PCI bus id ("0000:3b:00.0", lower case), NULL
+ * for the CPU and for devices whose backend reports none (PoCL's CPU
+ * devices), and the NUMA node nearest it, -1 when unknown. Pinned host
+ * buffers for a device belong on that node.
+ */
+ACCEL_API const char *accel_device_pci_bus_id(const accel_device *device);
+ACCEL_API int accel_device_numa_node(const accel_device *device);
+
+/*
+ * The GPUs the kernel's DRM subsystem knows (read with libdrm), whether or
+ * not a backend drives them: accel-run --list-devices shows the ones none
+ * does. Strings are borrowed from the context.
+ */
+typedef struct accel_drm_gpu {
+	const char *pci_bus_id;	  /* "0000:3b:00.0" */
+	uint16_t vendor_id;	  /* PCI ids: 0x1002 AMD, 0x10de NVIDIA, 0x8086 Intel */
+	uint16_t device_id;
+	const char *primary_node; /* "/dev/dri/card0", or NULL */
+	const char *render_node;  /* "/dev/dri/renderD128", or NULL */
+	int numa_node;		  /* -1: unknown */
+	accel_device *driven_by;  /* the device a backend drives it as, or NULL */
+} accel_drm_gpu;
+
+ACCEL_API size_t accel_context_drm_gpu_count(accel_context *context);
+ACCEL_API accel_status accel_context_drm_gpu(accel_context *context, size_t index,
+					     accel_drm_gpu *out_gpu);
+
 /* ---- models ---------------------------------------------------------------- */
 
 typedef struct accel_model accel_model;
