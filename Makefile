@@ -60,7 +60,27 @@ ifeq ($(OPENCL),1)
 else
   LIB_SRCS := $(filter-out libaccel/opencl/% libaccel/backend/opencl.c,$(LIB_SRCS))
 endif
+# CUDA backend (docs/CUDA.md): the driver API opened at run time, so the
+# library never links libcuda; kernels built by nvcc (cubins for
+# CUDA_SM, PTX for CUDA_PTX_ARCH) and embedded. Auto: on when nvcc exists.
+CUDA ?= auto
+NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+ifeq ($(CUDA),auto)
+  override CUDA := $(if $(NVCC),1,0)
+endif
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_SM ?= 80 90
+CUDA_PTX_ARCH ?= 80
+CUDA_NAMES := $(basename $(notdir $(wildcard libaccel/cuda/kernels/*.cu)))
+ifeq ($(CUDA),1)
+  ACCEL_CFLAGS += -DACCEL_HAVE_CUDA -I$(CUDA_HOME)/include
+else
+  LIB_SRCS := $(filter-out libaccel/cuda/% libaccel/backend/cuda.c,$(LIB_SRCS))
+endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o) $(O)/obj/gen/accel_onnx.pb-c.o
+ifeq ($(CUDA),1)
+  LIB_OBJS += $(O)/obj/gen/cuda_images.o $(O)/obj/gen/cuda_blobs.o
+endif
 LIB_SO := $(O)/lib/libaccel.so.$(VERSION)
 LIB_A := $(O)/lib/libaccel.a
 PC := $(O)/lib/pkgconfig/accel.pc
@@ -109,6 +129,25 @@ $(O)/obj/%.o: %.c $(GEN_H)
 
 -include $(LIB_OBJS:.o=.d)
 
+# ---- CUDA device code: nvcc at build time, embedded with .incbin ----
+CUDA_GEN := $(O)/gen/cuda
+NVCC_FLAGS ?= -O3 -std=c++17 -lineinfo
+$(CUDA_GEN)/%.fatbin: libaccel/cuda/kernels/%.cu libaccel/cuda/kernels/common.cuh
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -fatbin $(foreach a,$(CUDA_SM),-gencode arch=compute_$(a),code=sm_$(a)) -o $@ $<
+$(CUDA_GEN)/%.ptx: libaccel/cuda/kernels/%.cu libaccel/cuda/kernels/common.cuh
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -ptx -arch=compute_$(CUDA_PTX_ARCH) -o $@ $<
+$(O)/gen/cuda_blobs.S $(O)/gen/cuda_images.c &: libaccel/cuda/embed.sh \
+		$(CUDA_NAMES:%=$(CUDA_GEN)/%.fatbin) $(CUDA_NAMES:%=$(CUDA_GEN)/%.ptx)
+	libaccel/cuda/embed.sh $(O)/gen/cuda_blobs.S $(O)/gen/cuda_images.c $(CUDA_GEN) $(CUDA_NAMES)
+$(O)/obj/gen/cuda_blobs.o: $(O)/gen/cuda_blobs.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+$(O)/obj/gen/cuda_images.o: $(O)/gen/cuda_images.c libaccel/cuda/internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -fvisibility=hidden -c $< -o $@
+
 $(LIB_SO): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,libaccel.so.$(SOVERSION) -Wl,--no-undefined \
@@ -137,6 +176,16 @@ $(O)/bin/accel-run: $(TOOL_SRCS_accel-run) $(LIB_SO) libaccel/include/accel/acce
 $(O)/tests/test_%: tests/unit/test_%.c $(LIB_A) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -Itests/unit -o $@ $< $(LIB_A) $(LDLIBS) -lcmocka $(SAN_LDFLAGS)
+
+# The fake CUDA driver test_cuda loads through $ACCEL_LIBCUDA (tests/cuda/).
+FAKECUDA := $(O)/tests/libfakecuda.so
+$(FAKECUDA): tests/cuda/fake_libcuda.c tests/cuda/fake_libcuda.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -fPIC -shared $(WARN) -I$(CUDA_HOME)/include \
+		-o $@ $< -lm -lpthread
+ifeq ($(CUDA),1)
+$(O)/tests/test_cuda: $(FAKECUDA)
+endif
 
 # Conformance and bad-input runners use only the public API.
 $(CONF_BIN): tests/conformance/conformance.c $(LIB_SO)
@@ -169,6 +218,23 @@ $(BATCH_BENCH): tests/bench/batch_bench.c $(LIB_A)
 
 bench-ring: $(RING_BENCH)
 	$(RING_BENCH)
+
+# ---- CUDA on a GPU machine (docs/CUDA.md); both exit 0 without a GPU ----
+CUDA_GEMM_BENCH := $(O)/tests/cuda_gemm_bench
+$(CUDA_GEMM_BENCH): tests/cuda/gemm_bench_cuda.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ACCEL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS) $(SAN_LDFLAGS)
+
+.PHONY: check-cuda bench-cuda
+ifeq ($(CUDA),1)
+check-cuda: all $(O)/tests/test_cuda $(CONF_BIN)
+	tests/cuda/check.sh $(O)
+bench-cuda: all $(CUDA_GEMM_BENCH)
+	tests/cuda/bench.sh $(O)
+else
+check-cuda bench-cuda:
+	@echo "$@: built with CUDA=0 (no nvcc found); skipped"
+endif
 
 # ---- kernel module (issue: kmod); skipped when no kernel headers ----
 # Our O=, SAN= and friends must not leak into kbuild (O= means something

@@ -60,6 +60,12 @@ typedef struct backend_device {
  */
 accel_status backend_discover_all(backend_device **devs, size_t *count);
 
+/*
+ * Why a compiled-in backend offers no device, for accel-run --list-devices:
+ * NULL when it is not compiled in.
+ */
+const char *backend_cuda_absence(void);
+
 /* Device tensor helpers used by the executor. */
 accel_status backend_tensor_upload(const backend_device *d, const accel_tensor *host,
 				   accel_tensor **out_dev);

@@ -106,9 +106,8 @@ accel_status backend_opencl_discover(backend_device **devs, size_t *count)
 	for (size_t i = 0; i < n; i++) {
 		backend_device *d = &all[(*count)++];
 
-		d->ops = &opencl_ops;
-		d->impl = found[i];
-		d->index = (int)i;
+		*d = (backend_device){ .ops = &opencl_ops, .impl = found[i], .index = (int)i,
+				       .host_node = -1 };
 		if (asprintf(&d->name, "opencl:%zu (%s)", i, ocl_device_name(found[i])) < 0)
 			d->name = NULL;
 	}

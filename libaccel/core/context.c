@@ -253,6 +253,33 @@ ACCEL_API int accel_device_numa_node(const accel_device *d)
 	return d ? d->numa_node : -1;
 }
 
+ACCEL_API const char *accel_context_device_absence(accel_context *c, accel_device_kind kind)
+{
+	if (!c)
+		return "no context";
+	if (kind != ACCEL_DEVICE_CPU)
+		accel_context_discover(c);
+	for (size_t i = 0; i < c->n_devices; i++)
+		if (c->devices[i]->kind == kind)
+			return NULL;
+	switch (kind) {
+	case ACCEL_DEVICE_OPENCL:
+#ifdef ACCEL_HAVE_OPENCL
+		return "no OpenCL platform offers a device (is an ICD such as pocl-opencl-icd installed?)";
+#else
+		return "this build has no OpenCL backend (built with OPENCL=0)";
+#endif
+	case ACCEL_DEVICE_CUDA:
+#ifdef ACCEL_HAVE_CUDA
+		return backend_cuda_absence();
+#else
+		return "this build has no CUDA backend (built without nvcc, or CUDA=0)";
+#endif
+	default:
+		return "unknown device kind";
+	}
+}
+
 ACCEL_API size_t accel_context_drm_gpu_count(accel_context *c)
 {
 	if (!c)

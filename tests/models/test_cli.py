@@ -153,6 +153,9 @@ def test_devices(dyn):
     rc, out, err = run("--list-devices")
     check("--list-devices lists the cpu first", rc == 0 and out.startswith("cpu"),
           f"rc={rc} out={out!r}")
+    check("--list-devices says whether there are CUDA devices, and why not",
+          rc == 0 and any(l.startswith("cuda:") for l in out.splitlines()),
+          f"rc={rc} out={out!r}")
     rc, out, err = run(dyn, "--shape", "x=2x4", "--explain")
     check("--explain prints a placement line per step",
           rc == 0 and "placement (1 steps)" in out and "Add" in out and "cpu" in out,

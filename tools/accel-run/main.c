@@ -218,6 +218,12 @@ static int list_devices(void)
 			printf("  numa %d", accel_device_numa_node(d));
 		printf("\n");
 	}
+	for (int k = ACCEL_DEVICE_OPENCL; k <= ACCEL_DEVICE_CUDA; k++) {
+		const char *why = accel_context_device_absence(ctx, (accel_device_kind)k);
+
+		if (why)
+			printf("%s: none: %s\n", k == ACCEL_DEVICE_CUDA ? "cuda" : "opencl", why);
+	}
 	for (size_t i = 0; i < accel_context_drm_gpu_count(ctx); i++) {
 		accel_drm_gpu g;
 

@@ -157,6 +157,13 @@ ACCEL_API accel_device_kind accel_device_kind_of(const accel_device *device);
  * devices), and the NUMA node nearest it, -1 when unknown. Pinned host
  * buffers for a device belong on that node.
  */
+/*
+ * When the context has no device of |kind|, why (a sentence: "this build
+ * has no CUDA backend", "no CUDA driver on this host (libcuda.so.1 not
+ * found)"...); NULL when it has one. Borrowed, static.
+ */
+ACCEL_API const char *accel_context_device_absence(accel_context *context,
+						   accel_device_kind kind);
 ACCEL_API const char *accel_device_pci_bus_id(const accel_device *device);
 ACCEL_API int accel_device_numa_node(const accel_device *device);
 
