@@ -134,7 +134,8 @@ ACCEL_API accel_status accel_session_create(accel_model *m,
 	atomic_init(&s->refs, 1);
 	st = threadpool_create(threads, &s->pool);
 	if (!st)
-		st = plan_build(m->graph, s->pool, devs, n_devs, &s->plan);
+		st = plan_build_for(m->graph, s->pool, devs, n_devs,
+				    plan_devices_list_cpu(options->devices), &s->plan);
 	if (!st)
 		st = pipeline_create(s->plan, request_exec, request_done, s, &s->pipe);
 	s->model = m; /* borrowed until the reference is taken below */

@@ -5,10 +5,14 @@
 #
 # Each model runs once on the CPU (the reference) and then on OpenCL device
 # lists: one device, the other device first, and every device with the CPU.
-# Nodes a device lacks fall back to the CPU, so most of these runs are split
-# across devices; --explain shows how. Needs two OpenCL devices
-# (POCL_DEVICES="pthread pthread" on PoCL). The last line is
-# "N passed, N failed".
+# Nodes a device lacks fall back to the CPU, and lists of several devices
+# are cut into stages by the placement cost model; --explain shows how.
+# Placement uses the fixed, equal device profiles written below (the
+# PoCL devices are all this host's CPU), so every multi-device run is
+# split and must use several devices; set ACCEL_COST_PROFILE (empty:
+# measure the devices) to place with other profiles, which skips that
+# check. Needs two OpenCL devices (POCL_DEVICES="pthread pthread" on
+# PoCL). The last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 
@@ -31,6 +35,17 @@ fi
 	{ echo "check_devices: export failed"; exit 1; }
 rm -rf "$WORK"
 mkdir -p "$WORK"
+fixed_profile=0
+if [ -z "${ACCEL_COST_PROFILE+set}" ]; then
+	fixed_profile=1
+	export ACCEL_COST_PROFILE="$WORK/cost_profile"
+	cat >"$ACCEL_COST_PROFILE" <<'EOF'
+# sched/cost.h: equal compute everywhere; the CPU's copies are free
+cpu      gemm_gflops=25 stream_gbps=20 launch_us=5
+opencl:0 gemm_gflops=25 stream_gbps=20 launch_us=20 up_gbps=10 up_lat_us=10 down_gbps=10 down_lat_us=10
+opencl:1 gemm_gflops=25 stream_gbps=20 launch_us=20 up_gbps=10 up_lat_us=10 down_gbps=10 down_lat_us=10
+EOF
+fi
 
 # compare REF_DIR GOT_DIR: max abs error relative to the output's scale.
 compare() {
@@ -71,8 +86,14 @@ for m in resnet18 mobilenet_v2 transformer encoder6; do
 			continue
 		fi
 		on_cpu=$(grep -c ' cpu fallback' "$out.log")
+		n_dev=$(awk '/^ +[0-9]+  /{ print $4 }' "$out.log" | sort -u | wc -l)
+		if [ "$fixed_profile" = 1 ] && [[ $spec == *,* ]] && [ "$n_dev" -lt 2 ]; then
+			echo "$m on $spec: FAIL (one device used, see $out.log)"
+			failed=$((failed + 1))
+			continue
+		fi
 		if res=$(compare "$WORK/$m-cpu" "$out"); then
-			echo "$m on $spec: $res ($on_cpu steps fell back to the cpu) PASS"
+			echo "$m on $spec: $res ($n_dev devices, $on_cpu steps fell back to the cpu) PASS"
 			passed=$((passed + 1))
 		else
 			echo "$m on $spec: $res FAIL"
