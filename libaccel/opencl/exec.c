@@ -16,6 +16,7 @@ static const ocl_op *const families[] = {
 	ocl_ops_linalg,
 	ocl_ops_nn,
 	ocl_ops_tensor,
+	ocl_ops_index,
 };
 
 static const ocl_op *op_find(const ir_node *n)
@@ -28,12 +29,22 @@ static const ocl_op *op_find(const ir_node *n)
 	return NULL;
 }
 
+static bool has_fp64(ocl_device *dev)
+{
+	cl_device_fp_config cfg = 0;
+
+	return clGetDeviceInfo(dev->id, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof(cfg), &cfg,
+			       NULL) == CL_SUCCESS && cfg != 0;
+}
+
 bool ocl_supports(ocl_device *dev, const ir_node *n, accel_tensor *const *in,
 		  int n_in)
 {
 	const ocl_op *op;
 
 	if (!dev || !n || !(op = op_find(n)))
+		return false;
+	if (op->fp64 && !has_fp64(dev))
 		return false;
 	for (int i = 0; i < n_in && i < 32; i++)
 		if ((op->host_inputs & (1u << i)) && in[i] && !in[i]->data)

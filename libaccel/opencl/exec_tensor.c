@@ -6,8 +6,10 @@
  * shape the result (shape, axes, starts, pads, scales) are host constants.
  */
 #include "opencl/internal.h"
+#include "ops/tensor_eval.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -229,6 +231,38 @@ static accel_status exec_shape(ocl_ctx *c)
 	for (int64_t i = 0; i < cnt; i++)
 		v[i] = x->dims[s + i];
 	return ocl_upload(c->dev, ocl_out_mem(c, 0), v, (size_t)cnt * sizeof(int64_t));
+}
+
+/* ---- Constant: the attribute's value, made on the host and uploaded ---- */
+
+static bool check_constant(const ir_node *n, accel_tensor *const *in, int n_in)
+{
+	const ir_attr *v = ir_node_attr(n, "value");
+
+	(void)in;
+	if (n_in)
+		return false;
+	if (v)
+		return v->t && v->t->data && v->t->dtype != ACCEL_DTYPE_STRING;
+	return ir_node_attr(n, "value_float") || ir_node_attr(n, "value_floats") ||
+	       ir_node_attr(n, "value_int") || ir_node_attr(n, "value_ints");
+}
+
+static accel_status exec_constant(ocl_ctx *c)
+{
+	const accel_tensor *y = c->out[0];
+	accel_tensor *h;
+	accel_status st;
+
+	ACCEL_TRY(tensor_new(y->dtype, y->rank, y->dims, &h));
+	st = teval_constant(c->node, NULL, 0, &h, 1);
+	if (!st && h->nbytes != y->nbytes)
+		st = status_invalid("Constant of %zu bytes for an output of %zu", h->nbytes,
+				    y->nbytes);
+	if (!st && y->nbytes)
+		st = ocl_upload(c->dev, ocl_out_mem(c, 0), h->data, y->nbytes);
+	accel_tensor_release(h);
+	return st;
 }
 
 static accel_status exec_transpose(ocl_ctx *c)
@@ -523,7 +557,44 @@ static accel_status exec_pad(ocl_ctx *c)
 					  OA(id), OA(pb), OA(m), { es, &val } });
 }
 
-/* ---- Resize (last two axes, nearest / linear) ---- */
+/* CenterCropPad: the pad kernel with a begin offset per axis, negative
+ * where the axis is cropped; padding is zeros. */
+static accel_status exec_ccp(ocl_ctx *c)
+{
+	const accel_tensor *x = c->in[0], *y = c->out[0];
+	cl_int n = (cl_int)tensor_numel(y), rank = x->rank, m = 0;
+	cl_int8 od = { { 0 } }, id = { { 0 } }, pb = { { 0 } };
+	size_t es = accel_dtype_size(x->dtype);
+	cl_ulong zero = 0;
+	cl_mem xm, ym = ocl_out_mem(c, 0);
+	char name[16];
+
+	if (rank != y->rank || rank > 8)
+		return status_invalid("CenterCropPad: ranks %d and %d", rank, y->rank);
+	if (!n)
+		return NULL;
+	if (!rank || !tensor_numel(x)) {
+		if (rank)
+			return status_invalid("CenterCropPad of an empty input");
+		ACCEL_TRY(ocl_in_mem(c, 0, &xm));
+		return ocl_copy(c->dev, xm, 0, ym, 0, y->nbytes);
+	}
+	for (int d = 0; d < rank; d++) {
+		int64_t i = x->dims[d], o = y->dims[d];
+
+		od.s[d] = (cl_int)o;
+		id.s[d] = (cl_int)i;
+		pb.s[d] = (cl_int)(o > i ? (o - i) / 2 : -((i - o) / 2));
+	}
+	ACCEL_TRY(ocl_in_mem(c, 0, &xm));
+	snprintf(name, sizeof(name), "pad_%zu", es * 8);
+	return ocl_launch_1d(c->dev, ocl_src_tensor, name, (size_t)n, 9,
+			     (ocl_arg[]){ OA(ym), OA(xm), OA(n), OA(rank), OA(od),
+					  OA(id), OA(pb), OA(m), { es, &zero } });
+}
+
+/* ---- Resize: a direct kernel for the last two axes of 4-D inputs (nearest,
+ * linear), taps built on the host for every other case ---- */
 
 static int ctm_code(const char *s)
 {
@@ -548,23 +619,236 @@ static int nearest_code(const char *s)
 	return -1;
 }
 
-static bool check_resize(const ir_node *n, accel_tensor *const *in, int n_in)
+/* What the direct kernel (rank 4, the last two axes) covers. */
+static bool resize_direct(const ir_node *n, const accel_tensor *x, const accel_tensor *y)
 {
 	const char *mode = ir_attr_string(n, "mode", "nearest");
 
-	if (!ocl_check_f32(n, in, 1) || (in[0]->rank >= 0 && in[0]->rank != 4))
+	if (x->rank != 4 || y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1] ||
+	    ir_node_attr(n, "axes"))
 		return false;
 	if (strcmp(mode, "nearest") && strcmp(mode, "linear"))
 		return false;
-	if (ir_attr_int(n, "antialias", 0) ||
+	if (ir_attr_int(n, "antialias", 0) || ir_attr_int(n, "exclude_outside", 0) ||
 	    ctm_code(ir_attr_string(n, "coordinate_transformation_mode", "half_pixel")) < 0 ||
 	    nearest_code(ir_attr_string(n, "nearest_mode", "round_prefer_floor")) < 0)
 		return false;
-	if (n->opset >= 11 && n_in > 1 && in[1] && tensor_numel(in[1]) > 0 &&
-	    !strcmp(ir_attr_string(n, "coordinate_transformation_mode", ""),
-		    "tf_crop_and_resize"))
+	return n->opset < 11 ||
+	       strcmp(ir_attr_string(n, "coordinate_transformation_mode", ""),
+		      "tf_crop_and_resize");
+}
+
+static bool check_resize(const ir_node *n, accel_tensor *const *in, int n_in)
+{
+	static const char *const ctms[] = { "half_pixel", "asymmetric", "align_corners",
+					    "pytorch_half_pixel", "tf_half_pixel_for_nn",
+					    "half_pixel_symmetric", "tf_crop_and_resize" };
+	const char *mode = ir_attr_string(n, "mode", "nearest");
+	const char *ctm = ir_attr_string(n, "coordinate_transformation_mode", "half_pixel");
+	bool legacy = !strcmp(n->op_type, "Upsample") || n->opset < 11, known = false;
+
+	if (!ocl_check_f32(n, in, 1) || in[0]->rank == 0 || in[0]->rank > 8)
 		return false;
-	return true;
+	if (strcmp(mode, "nearest") && strcmp(mode, "linear") &&
+	    (strcmp(mode, "cubic") || legacy))
+		return false;
+	for (size_t i = 0; i < sizeof(ctms) / sizeof(ctms[0]); i++)
+		known = known || !strcmp(ctm, ctms[i]);
+	if (legacy)
+		return true;
+	return known &&
+	       nearest_code(ir_attr_string(n, "nearest_mode", "round_prefer_floor")) >= 0;
+}
+
+/* ---- Resize, any axes and modes: separable taps built here ---- */
+
+typedef struct rs_cfg {
+	int mode; /* 0 nearest, 1 linear, 2 cubic */
+	const char *ctm;
+	int nearest;
+	double a;
+	bool exclude, antialias;
+} rs_cfg;
+
+/* Input coordinate of output index |o| (the ONNX reference's formulas;
+ * the output extent in them is scale * in, unrounded). */
+static double rs_coord(const rs_cfg *c, double o, double scale, int64_t in,
+		       int64_t out, double r0, double r1, bool *outside)
+{
+	double ow = scale * (double)in, v;
+
+	*outside = false;
+	if (!strcmp(c->ctm, "asymmetric"))
+		return o / scale;
+	if (!strcmp(c->ctm, "align_corners"))
+		return ow == 1 ? 0 : o * (double)(in - 1) / (ow - 1);
+	if (!strcmp(c->ctm, "pytorch_half_pixel"))
+		return ow == 1 ? -0.5 : (o + 0.5) / scale - 0.5;
+	if (!strcmp(c->ctm, "tf_half_pixel_for_nn"))
+		return (o + 0.5) / scale;
+	if (!strcmp(c->ctm, "half_pixel_symmetric"))
+		return (double)in / 2 * (1 - (double)out / ow) + (o + 0.5) / scale - 0.5;
+	if (!strcmp(c->ctm, "tf_crop_and_resize")) {
+		v = ow == 1 ? (r1 - r0) * (double)(in - 1) / 2 :
+			      o * (r1 - r0) * (double)(in - 1) / (ow - 1);
+		v += r0 * (double)(in - 1);
+		*outside = v < 0 || v > (double)(in - 1);
+		return v;
+	}
+	return (o + 0.5) / scale - 0.5;
+}
+
+static double rs_cubic(double x, double a)
+{
+	x = fabs(x);
+	if (x <= 1)
+		return ((a + 2) * x - (a + 3)) * x * x + 1;
+	return x < 2 ? ((a * x - 5 * a) * x + 8 * a) * x - 4 * a : 0;
+}
+
+/* An axis the op leaves as it is: one tap, o -> o. */
+static bool rs_identity(const rs_cfg *c, const resize_params *p, int d, int64_t in,
+			int64_t out)
+{
+	return out == in && fabs(p->scale[d] - 1) < 1e-9 &&
+	       (strcmp(c->ctm, "tf_crop_and_resize") ||
+		(p->roi_start[d] == 0 && p->roi_end[d] == 1));
+}
+
+/* Taps of one axis: |n| per output index into idx/w, flags into ext. */
+static void rs_axis(const rs_cfg *c, const resize_params *p, int d, int64_t in,
+		    int64_t out, int n, cl_int *idx, cl_float *w, cl_int *ext)
+{
+	double scale = p->scale[d];
+	double s = c->antialias && scale < 1 ? scale : 1;
+	int first = 1 - n / 2;
+	bool same = rs_identity(c, p, d, in, out);
+
+	for (int64_t o = 0; o < out; o++) {
+		bool outside;
+		double x = rs_coord(c, (double)o, scale, in, out, p->roi_start[d],
+				    p->roi_end[d], &outside);
+		int64_t x0 = (int64_t)floor(x), k;
+		double r = x - (double)x0, wt[64], sum = 0;
+
+		ext[o] = outside && !same;
+		if (same) {
+			idx[o] = (cl_int)o;
+			w[o] = 1;
+			continue;
+		}
+		if (r == 0) { /* an integer coordinate is the right end of its cell */
+			x0--;
+			r = 1;
+		}
+		if (c->mode == 0) {
+			k = r == 1 ? x0 + 1 :
+			    c->nearest == 1 ? (r < 0.5 ? x0 : x0 + 1) :
+			    c->nearest == 2 ? x0 : c->nearest == 3 ? x0 + 1 :
+			    (r <= 0.5 ? x0 : x0 + 1);
+			idx[o] = (cl_int)(k < 0 ? 0 : k >= in ? in - 1 : k);
+			w[o] = 1;
+			continue;
+		}
+		for (int t = 0; t < n; t++) {
+			double dd = (double)(first + t) - r;
+
+			k = x0 + first + t;
+			wt[t] = c->mode == 1 ? fmax(0, 1 - fabs(dd * s)) : rs_cubic(dd * s, c->a);
+			if (c->exclude && (k < 0 || k >= in))
+				wt[t] = 0;
+			sum += wt[t];
+			idx[o * n + t] = (cl_int)(k < 0 ? 0 : k >= in ? in - 1 : k);
+		}
+		for (int t = 0; t < n; t++)
+			w[o * n + t] = (cl_float)((c->antialias || c->exclude) && sum != 0 ?
+						  wt[t] / sum : wt[t]);
+	}
+}
+
+static int rs_taps(const rs_cfg *c, const resize_params *p, int d, int64_t in, int64_t out)
+{
+	double s = c->antialias && p->scale[d] < 1 ? p->scale[d] : 1;
+
+	if (rs_identity(c, p, d, in, out))
+		return 1;
+	if (c->mode == 0)
+		return 1;
+	return 2 - 2 * (int)(floor((c->mode == 1 ? -1 : -2) / s) + 1);
+}
+
+static accel_status exec_resize_taps(ocl_ctx *c)
+{
+	const accel_tensor *x = c->in[0], *y = c->out[0];
+	const ir_node *n = c->node;
+	const char *mode = ir_attr_string(n, "mode", "nearest");
+	bool legacy = !strcmp(n->op_type, "Upsample") || n->opset < 11;
+	rs_cfg cfg = {
+		.mode = !strcmp(mode, "nearest") ? 0 : !strcmp(mode, "cubic") ? 2 : 1,
+		.ctm = legacy ? "asymmetric" :
+		       ir_attr_string(n, "coordinate_transformation_mode", "half_pixel"),
+		.nearest = legacy ? 2 :
+			   nearest_code(ir_attr_string(n, "nearest_mode", "round_prefer_floor")),
+		.a = ir_attr_float(n, "cubic_coeff_a", -0.75f),
+		.exclude = ir_attr_int(n, "exclude_outside", 0) != 0,
+	};
+	resize_params p;
+	int64_t st[ACCEL_MAX_RANK];
+	cl_int total = (cl_int)tensor_numel(y), rank = x->rank, ni = 0, nw = 0;
+	cl_int8 od = { { 0 } }, xs = { { 0 } }, tn = { { 0 } }, io = { { 0 } };
+	cl_int8 wo = { { 0 } }, eo = { { 0 } };
+	cl_float ext = ir_attr_float(n, "extrapolation_value", 0.0f);
+	cl_int *ti;
+	cl_float *tw;
+	cl_mem xm, im, wm, ym = ocl_out_mem(c, 0);
+	accel_status st_ = NULL;
+
+	cfg.antialias = ir_attr_int(n, "antialias", 0) != 0 && cfg.mode != 0;
+	ACCEL_TRY(resize_resolve(n, c->in, c->n_in, &p));
+	if (!total)
+		return NULL;
+	if (!tensor_numel(x))
+		return status_invalid("Resize of an empty input");
+	dims_strides(rank, x->dims, st);
+	for (int d = 0; d < rank; d++) {
+		int t = rs_taps(&cfg, &p, d, x->dims[d], y->dims[d]);
+
+		if (t > 64)
+			return status_unsupported("Resize with %d taps along axis %d", t, d);
+		od.s[d] = (cl_int)y->dims[d];
+		xs.s[d] = (cl_int)st[d];
+		tn.s[d] = t;
+		io.s[d] = ni;
+		wo.s[d] = nw;
+		ni += (cl_int)y->dims[d] * t;
+		nw += (cl_int)y->dims[d] * t;
+		eo.s[d] = ni;
+		ni += (cl_int)y->dims[d];
+	}
+	ti = malloc(sizeof(*ti) * (size_t)ni);
+	tw = malloc(sizeof(*tw) * (size_t)nw);
+	if (!ti || !tw) {
+		free(ti);
+		free(tw);
+		return status_oom("Resize taps");
+	}
+	for (int d = 0; d < rank; d++)
+		rs_axis(&cfg, &p, d, x->dims[d], y->dims[d], tn.s[d], ti + io.s[d],
+			tw + wo.s[d], ti + eo.s[d]);
+	st_ = ocl_scratch(c, sizeof(*ti) * (size_t)ni, &im);
+	if (!st_)
+		st_ = ocl_upload(c->dev, im, ti, sizeof(*ti) * (size_t)ni);
+	if (!st_)
+		st_ = ocl_scratch(c, sizeof(*tw) * (size_t)nw, &wm);
+	if (!st_)
+		st_ = ocl_upload(c->dev, wm, tw, sizeof(*tw) * (size_t)nw);
+	free(ti);
+	free(tw);
+	ACCEL_TRY(st_);
+	ACCEL_TRY(ocl_in_mem(c, 0, &xm));
+	return OCL_LAUNCH_1D(c->dev, ocl_src_tensor, "resize_taps_f32", (size_t)total,
+			     OA(ym), OA(xm), OA(im), OA(wm), OA(total), OA(rank), OA(od),
+			     OA(xs), OA(tn), OA(io), OA(wo), OA(eo), OA(ext));
 }
 
 static accel_status exec_resize(ocl_ctx *c)
@@ -583,8 +867,8 @@ static accel_status exec_resize(ocl_ctx *c)
 	cl_float sh = H ? (float)OH / (float)H : 1.0f, sw = W ? (float)OW / (float)W : 1.0f;
 	cl_mem xm, ym = ocl_out_mem(c, 0);
 
-	if (y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1])
-		return status_unsupported("Resize of the batch or channel axis");
+	if (!resize_direct(n, x, y))
+		return exec_resize_taps(c);
 	if (n->opset < 11 && mode == 0)
 		near = 2; /* Upsample/Resize-10 nearest: floor of asymmetric */
 	if (c->n_in > scales_in && c->in[scales_in] && tensor_numel(c->in[scales_in]) == 4) {
@@ -624,5 +908,7 @@ const ocl_op ocl_ops_tensor[] = {
 	T("GatherElements", exec_gather_el, check_gather_el, 0),
 	T("Shape", exec_shape, check_shape, 0),
 	T("Size", exec_shape, check_shape, 0),
+	T("CenterCropPad", exec_ccp, check_slice, 0x2),
+	T("Constant", exec_constant, check_constant, 0),
 	{ 0 },
 };

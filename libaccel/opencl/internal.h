@@ -132,18 +132,22 @@ typedef struct ocl_op {
 	ocl_exec_fn exec;
 	ocl_check_fn check;
 	unsigned host_inputs; /* bit i: input i's values are read on the host */
+	bool fp64;	      /* its kernels use double: devices without it refuse */
 } ocl_op;
 
 extern const ocl_op ocl_ops_elementwise[];
 extern const ocl_op ocl_ops_linalg[];
 extern const ocl_op ocl_ops_nn[];
 extern const ocl_op ocl_ops_tensor[];
+extern const ocl_op ocl_ops_index[];
 
 /* Program sources (kernels.c). */
 extern const char ocl_src_elementwise[];
 extern const char ocl_src_gemm[];
 extern const char ocl_src_nn[];
 extern const char ocl_src_tensor[];
+extern const char ocl_src_index[];
+extern const char ocl_src_quant64[]; /* needs cl_khr_fp64 */
 
 /* ---- shared helpers ---- */
 

@@ -7,5 +7,7 @@
 
 #include "opencl/kernels_elementwise.cl.h"
 #include "opencl/kernels_gemm.cl.h"
+#include "opencl/kernels_index.cl.h"
 #include "opencl/kernels_nn.cl.h"
+#include "opencl/kernels_quant64.cl.h"
 #include "opencl/kernels_tensor.cl.h"

@@ -47,7 +47,7 @@ static size_t n_devs;
 
 /* ---- nodes ---- */
 
-#define MAX_IN 6
+#define MAX_IN 10
 
 /* Attribute ints given inline: node_intsv(t, "pads", 4, a, b, c, d). */
 static void node_intsv(test_node *t, const char *name, int n, ...)
@@ -967,6 +967,99 @@ static void resize_matches_the_cpu(void **state)
 	check(&c);
 }
 
+/* A float32 vector (Resize scales and roi). */
+static accel_tensor *tvf(int n, const float *v)
+{
+	int64_t d[1] = { n };
+	accel_tensor *t = tnew(ACCEL_DTYPE_F32, 1, d);
+
+	memcpy(t->data, v, sizeof(float) * (size_t)n);
+	return t;
+}
+
+/* Cubic, antialiasing, crops, other ranks and axes: the host-built taps. */
+static void resize_variants_match_the_cpu(void **state)
+{
+	static const float up[4] = { 1, 1, 1.7f, 2.5f }, down[4] = { 1, 1, 0.45f, 0.6f };
+	static const float chan[4] = { 1, 2, 1, 1 }, s3[3] = { 1, 0.5f, 2.2f };
+	static const float roi[8] = { 0, 0, 0.2f, -0.1f, 1, 1, 0.8f, 1.2f };
+	static const float s2[2] = { 2.0f, 0.5f };
+	tcase c;
+
+	NEED_DEVICE();
+	for (int k = 0; k < 4; k++) {
+		case_init(&c, "Resize", 19);
+		node_string(&c.t, "mode", "cubic");
+		if (k & 1)
+			node_int(&c.t, "exclude_outside", 1);
+		if (k & 2)
+			node_float(&c.t, "cubic_coeff_a", -0.5f);
+		node_string(&c.t, "coordinate_transformation_mode",
+			    k == 3 ? "align_corners" : "half_pixel");
+		case_in(&c, tf(-1, 1, 4, 1, 2, 6, 5));
+		case_in(&c, NULL);
+		case_const(&c, tvf(4, k < 2 ? up : down));
+		c.tol = 2e-5;
+		check(&c);
+	}
+	for (int m = 0; m < 2; m++) {
+		case_init(&c, "Resize", 19);
+		node_string(&c.t, "mode", m ? "cubic" : "linear");
+		node_int(&c.t, "antialias", 1);
+		case_in(&c, tf(-1, 1, 4, 1, 2, 11, 9));
+		case_in(&c, NULL);
+		case_const(&c, tvf(4, down));
+		c.tol = 2e-5;
+		check(&c);
+	}
+	/* the channel axis (nearest), a 3-D input, half_pixel_symmetric */
+	case_init(&c, "Resize", 19);
+	case_in(&c, tf(-1, 1, 4, 2, 3, 4, 5));
+	case_in(&c, NULL);
+	case_const(&c, tvf(4, chan));
+	check(&c);
+	case_init(&c, "Resize", 19);
+	node_string(&c.t, "mode", "linear");
+	node_string(&c.t, "coordinate_transformation_mode", "half_pixel_symmetric");
+	case_in(&c, tf(-1, 1, 3, 3, 8, 5));
+	case_in(&c, NULL);
+	case_const(&c, tvf(3, s3));
+	check(&c);
+	/* tf_crop_and_resize with a box partly outside: extrapolation */
+	for (int m = 0; m < 2; m++) {
+		case_init(&c, "Resize", 13);
+		node_string(&c.t, "mode", m ? "linear" : "nearest");
+		node_string(&c.t, "coordinate_transformation_mode", "tf_crop_and_resize");
+		node_float(&c.t, "extrapolation_value", 7.5f);
+		case_in(&c, tf(-1, 1, 4, 1, 2, 6, 5));
+		case_const(&c, tvf(8, roi));
+		case_in(&c, NULL);
+		case_const(&c, tv(4, 1, 2, 5, 7));
+		check(&c);
+	}
+	/* axes (opset 18) with sizes and keep_aspect_ratio_policy */
+	case_init(&c, "Resize", 18);
+	node_string(&c.t, "mode", "linear");
+	node_intsv(&c.t, "axes", 2, -1, 2);
+	node_string(&c.t, "keep_aspect_ratio_policy", "not_larger");
+	case_in(&c, tf(-1, 1, 4, 1, 2, 6, 5));
+	case_in(&c, NULL);
+	case_in(&c, NULL);
+	case_const(&c, tv(2, 9, 8));
+	check(&c);
+	case_init(&c, "Resize", 18);
+	node_intsv(&c.t, "axes", 2, 3, 2);
+	case_in(&c, tf(-1, 1, 4, 1, 2, 6, 5));
+	case_in(&c, NULL);
+	case_const(&c, tvf(2, s2));
+	check(&c);
+	/* Upsample-9: legacy asymmetric + floor */
+	case_init(&c, "Upsample", 9);
+	case_in(&c, tf(-1, 1, 3, 2, 3, 4));
+	case_const(&c, tvf(3, s3));
+	check(&c);
+}
+
 static void more_ops_match_the_cpu(void **state)
 {
 	tcase c;
@@ -1057,6 +1150,636 @@ static void more_ops_match_the_cpu(void **state)
 	check(&c);
 }
 
+/* A tensor attribute (ConstantOfShape's value); the node keeps |t|. */
+static void node_tensor(test_node *t, const char *name, accel_tensor *v)
+{
+	ir_attr *a = &t->attrs[t->node.n_attrs++];
+
+	a->name = (char *)name;
+	a->type = IR_ATTR_TENSOR;
+	a->t = v;
+}
+
+static void scatters_apply_duplicates_in_order(void **state)
+{
+	static const char *const reds[] = { "none", "add", "mul", "max", "min" };
+	tcase c;
+
+	NEED_DEVICE();
+	/* Indices drawn from a small range repeat: the order of updates shows. */
+	for (int r = 0; r < 5; r++) {
+		case_init(&c, "ScatterElements", 18);
+		node_int(&c.t, "axis", 1);
+		node_string(&c.t, "reduction", reds[r]);
+		case_in(&c, tf(-2, 2, 3, 2, 5, 3));
+		case_in(&c, ti(ACCEL_DTYPE_I64, -5, 4, 3, 2, 7, 3));
+		case_in(&c, tf(-2, 2, 3, 2, 7, 3));
+		check(&c);
+	}
+	case_init(&c, "ScatterElements", 18);
+	node_int(&c.t, "axis", -1);
+	node_string(&c.t, "reduction", "max");
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 2, 4, 6));
+	case_in(&c, ti(ACCEL_DTYPE_I32, -6, 5, 2, 3, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 2, 3, 4));
+	check(&c);
+	case_init(&c, "ScatterElements", 13);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 200, 2, 4, 3));
+	case_const(&c, ti(ACCEL_DTYPE_I64, 0, 3, 2, 2, 3));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 200, 2, 2, 3));
+	check(&c);
+	case_init(&c, "Scatter", 10);
+	node_int(&c.t, "axis", 0);
+	case_in(&c, tf(-2, 2, 2, 5, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I32, -5, 4, 2, 3, 4));
+	case_in(&c, tf(-2, 2, 2, 3, 4));
+	check(&c);
+	for (int r = 0; r < 5; r++) {
+		/* tuples of 1 (rows) and of 2 (rows of a plane) */
+		case_init(&c, "ScatterND", 18);
+		node_string(&c.t, "reduction", reds[r]);
+		case_in(&c, tf(-2, 2, 3, 4, 3, 5));
+		case_in(&c, ti(ACCEL_DTYPE_I64, -4, 3, 3, 2, 3, 1));
+		case_in(&c, tf(-2, 2, 4, 2, 3, 3, 5));
+		check(&c);
+		case_init(&c, "ScatterND", 18);
+		node_string(&c.t, "reduction", reds[r]);
+		case_in(&c, ti(ACCEL_DTYPE_I32, -9, 9, 3, 4, 3, 5));
+		case_in(&c, ti(ACCEL_DTYPE_I64, 0, 2, 2, 5, 2));
+		case_in(&c, ti(ACCEL_DTYPE_I32, -9, 9, 2, 5, 5));
+		check(&c);
+	}
+	/* full tuples: every update is one element */
+	case_init(&c, "ScatterND", 13);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 2, 3, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -3, 2, 2, 6, 2));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 1, 6));
+	check(&c);
+}
+
+static void index_ops_match_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	case_init(&c, "GatherND", 13);
+	case_in(&c, tf(-2, 2, 3, 4, 3, 5));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -3, 2, 3, 2, 3, 2));
+	check(&c);
+	case_init(&c, "GatherND", 13);
+	node_int(&c.t, "batch_dims", 1);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 3, 3, 4, 5));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -4, 3, 3, 3, 2, 1));
+	check(&c);
+	case_init(&c, "GatherND", 13);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 200, 2, 3, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 2, 2, 5, 2));
+	check(&c);
+	case_init(&c, "TopK", 11);
+	c.n_out = 2;
+	case_in(&c, tf(-2, 2, 3, 3, 7, 5));
+	case_const(&c, tv(1, 3));
+	check(&c);
+	case_init(&c, "TopK", 11);
+	c.n_out = 2;
+	node_int(&c.t, "axis", 1);
+	node_int(&c.t, "largest", 0);
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 3, 3, 2, 9, 4)); /* ties */
+	case_const(&c, tv(1, 9));
+	check(&c);
+	case_init(&c, "TopK", 1);
+	c.n_out = 2;
+	node_int(&c.t, "k", 2);
+	case_in(&c, ti(ACCEL_DTYPE_I32, -5, 5, 2, 4, 6));
+	check(&c);
+	case_init(&c, "OneHot", 11);
+	node_int(&c.t, "axis", 1);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -6, 5, 2, 3, 4));
+	case_const(&c, tv(1, 5));
+	case_in(&c, tf(-2, 2, 1, 2));
+	check(&c);
+	case_init(&c, "OneHot", 11);
+	case_in(&c, ti(ACCEL_DTYPE_I32, -3, 6, 1, 7));
+	case_const(&c, tv(1, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 1, 2));
+	check(&c);
+	for (int t = 0; t < 2; t++) {
+		case_init(&c, "ReverseSequence", 10);
+		node_int(&c.t, "time_axis", t);
+		node_int(&c.t, "batch_axis", 1 - t);
+		case_in(&c, tf(-2, 2, 3, 4, 5, 3));
+		case_in(&c, ti(ACCEL_DTYPE_I64, 0, t ? 5 : 4, 1, t ? 4 : 5));
+		check(&c);
+	}
+	case_init(&c, "ConstantOfShape", 20);
+	case_const(&c, tv(3, 2, 3, 4));
+	check(&c);
+	{
+		accel_tensor *v = ti(ACCEL_DTYPE_I64, -9, 9, 1, 1);
+
+		case_init(&c, "ConstantOfShape", 20);
+		node_tensor(&c.t, "value", v);
+		case_const(&c, tv(2, 5, 7));
+		check(&c);
+		accel_tensor_release(v);
+	}
+	case_init(&c, "Range", 11);
+	case_const(&c, tscalar_f(-1.5f));
+	case_const(&c, tscalar_f(7.0f));
+	case_const(&c, tscalar_f(0.25f));
+	check(&c);
+	{
+		int64_t d0[1] = { 0 };
+		accel_tensor *a = tnew(ACCEL_DTYPE_I64, 0, d0), *b = tnew(ACCEL_DTYPE_I64, 0, d0);
+		accel_tensor *s = tnew(ACCEL_DTYPE_I64, 0, d0);
+
+		*(int64_t *)a->data = 20;
+		*(int64_t *)b->data = -7;
+		*(int64_t *)s->data = -3;
+		case_init(&c, "Range", 11);
+		case_const(&c, a);
+		case_const(&c, b);
+		case_const(&c, s);
+		check(&c);
+	}
+	case_init(&c, "EyeLike", 9);
+	node_int(&c.t, "k", 1);
+	case_in(&c, tf(-2, 2, 2, 4, 6));
+	check(&c);
+	case_init(&c, "EyeLike", 9);
+	node_int(&c.t, "k", -2);
+	node_int(&c.t, "dtype", ACCEL_DTYPE_I64);
+	case_in(&c, tf(-2, 2, 2, 5, 3));
+	check(&c);
+}
+
+static void conv_transpose_matches_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	/* 2-D: strides, pads, output_padding, bias */
+	case_init(&c, "ConvTranspose", 11);
+	node_intsv(&c.t, "strides", 2, 2, 3);
+	node_intsv(&c.t, "pads", 4, 1, 0, 0, 2);
+	node_intsv(&c.t, "output_padding", 2, 1, 1);
+	case_in(&c, tf(-1, 1, 4, 2, 3, 5, 4));
+	case_const(&c, tf(-1, 1, 4, 3, 4, 3, 3));
+	case_const(&c, tf(-1, 1, 1, 4));
+	check(&c);
+	/* groups and dilations, W on the device */
+	case_init(&c, "ConvTranspose", 11);
+	node_int(&c.t, "group", 2);
+	node_intsv(&c.t, "dilations", 2, 2, 1);
+	case_in(&c, tf(-1, 1, 4, 1, 4, 4, 5));
+	case_in(&c, tf(-1, 1, 4, 4, 3, 2, 3));
+	check(&c);
+	/* 1-D with auto_pad SAME_UPPER; 3-D with output_shape */
+	case_init(&c, "ConvTranspose", 11);
+	node_string(&c.t, "auto_pad", "SAME_UPPER");
+	node_intsv(&c.t, "strides", 1, 2);
+	case_in(&c, tf(-1, 1, 3, 2, 3, 7));
+	case_const(&c, tf(-1, 1, 3, 3, 2, 4));
+	check(&c);
+	case_init(&c, "ConvTranspose", 11);
+	node_intsv(&c.t, "strides", 3, 1, 2, 2);
+	node_intsv(&c.t, "output_shape", 3, 4, 7, 8);
+	case_in(&c, tf(-1, 1, 5, 1, 2, 3, 3, 4));
+	case_const(&c, tf(-1, 1, 5, 2, 2, 2, 3, 3));
+	check(&c);
+}
+
+static void nn_extras_match_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	case_init(&c, "LRN", 13);
+	node_int(&c.t, "size", 3);
+	node_float(&c.t, "alpha", 0.002f);
+	case_in(&c, tf(-2, 2, 4, 2, 7, 3, 4));
+	check(&c);
+	case_init(&c, "LRN", 13);
+	node_int(&c.t, "size", 4);
+	node_float(&c.t, "bias", 2.0f);
+	node_float(&c.t, "beta", 0.5f);
+	case_in(&c, tf(-2, 2, 3, 2, 5, 6));
+	check(&c);
+	for (int a = -1; a <= 1; a++) {
+		case_init(&c, "Hardmax", 13);
+		node_int(&c.t, "axis", a);
+		case_in(&c, ti(ACCEL_DTYPE_F32, -3, 3, 3, 3, 6, 5)); /* ties */
+		check(&c);
+	}
+	case_init(&c, "Hardmax", 11);
+	case_in(&c, tf(-2, 2, 3, 3, 6, 5));
+	check(&c);
+	for (int p = 1; p <= 2; p++) {
+		case_init(&c, "LpNormalization", 1);
+		node_int(&c.t, "p", p);
+		node_int(&c.t, "axis", p == 1 ? 1 : -1);
+		case_in(&c, tf(-2, 2, 3, 3, 6, 5));
+		check(&c);
+	}
+	case_init(&c, "LpPool", 18);
+	node_intsv(&c.t, "kernel_shape", 2, 3, 2);
+	node_intsv(&c.t, "strides", 2, 2, 1);
+	node_intsv(&c.t, "pads", 4, 1, 0, 1, 1);
+	node_int(&c.t, "p", 3);
+	case_in(&c, tf(-2, 2, 4, 2, 3, 7, 6));
+	c.tol = 2e-5;
+	check(&c);
+	case_init(&c, "LpPool", 18);
+	node_intsv(&c.t, "kernel_shape", 1, 3);
+	case_in(&c, tf(-2, 2, 3, 2, 3, 9));
+	check(&c);
+	case_init(&c, "GlobalLpPool", 2);
+	node_int(&c.t, "p", 1);
+	case_in(&c, tf(-2, 2, 4, 2, 3, 5, 6));
+	check(&c);
+	case_init(&c, "GlobalLpPool", 2);
+	case_in(&c, tf(-2, 2, 5, 2, 3, 2, 3, 4));
+	check(&c);
+	case_init(&c, "MeanVarianceNormalization", 13);
+	case_in(&c, tf(-2, 2, 4, 2, 3, 5, 4));
+	c.tol = 2e-5;
+	check(&c);
+	case_init(&c, "MeanVarianceNormalization", 13);
+	node_intsv(&c.t, "axes", 2, -1, 1);
+	case_in(&c, tf(-2, 2, 3, 4, 3, 8));
+	c.tol = 2e-5;
+	check(&c);
+}
+
+static void bitshift_and_float_classes_match_the_cpu(void **state)
+{
+	static const accel_dtype uts[] = { ACCEL_DTYPE_U8, ACCEL_DTYPE_U16,
+					   ACCEL_DTYPE_U32, ACCEL_DTYPE_U64 };
+	tcase c;
+
+	NEED_DEVICE();
+	for (int d = 0; d < 4; d++)
+		for (int left = 0; left < 2; left++) {
+			int bits = (int)accel_dtype_size(uts[d]) * 8;
+
+			case_init(&c, "BitShift", 11);
+			node_string(&c.t, "direction", left ? "LEFT" : "RIGHT");
+			case_in(&c, ti(uts[d], 0, 255, 3, 2, 3, 4));
+			/* shifts up to past the width (those give 0) */
+			case_in(&c, ti(uts[d], 0, bits + 2, 2, 3, 1));
+			check(&c);
+		}
+	{
+		accel_tensor *x = tf(-2, 2, 2, 4, 5);
+		float *v = x->data;
+		accel_tensor *x2;
+
+		v[1] = INFINITY;
+		v[4] = -INFINITY;
+		v[7] = NAN;
+		v[11] = INFINITY;
+		x2 = tnew(ACCEL_DTYPE_F32, x->rank, x->dims);
+		memcpy(x2->data, x->data, x->nbytes);
+		case_init(&c, "IsNaN", 13);
+		case_in(&c, x);
+		check(&c);
+		for (int m = 0; m < 3; m++) {
+			accel_tensor *xi = tnew(ACCEL_DTYPE_F32, x2->rank, x2->dims);
+
+			memcpy(xi->data, x2->data, x2->nbytes);
+			case_init(&c, "IsInf", 10);
+			node_int(&c.t, "detect_positive", m != 1);
+			node_int(&c.t, "detect_negative", m != 2);
+			case_in(&c, xi);
+			check(&c);
+		}
+		accel_tensor_release(x2);
+	}
+}
+
+static void quantize_and_windows_match_the_cpu(void **state)
+{
+	static const char *const wins[] = { "HannWindow", "HammingWindow",
+					    "BlackmanWindow" };
+	tcase c;
+
+	NEED_DEVICE();
+	/* per tensor, u8 with a zero point; per axis, i8 */
+	case_init(&c, "QuantizeLinear", 13);
+	case_in(&c, tf(-3, 3, 3, 2, 3, 4));
+	case_in(&c, tscalar_f(0.02f));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 100, 140, 0));
+	check(&c);
+	case_init(&c, "QuantizeLinear", 13);
+	node_int(&c.t, "axis", -2);
+	case_in(&c, tf(-3, 3, 3, 2, 3, 4));
+	case_const(&c, tf(0.01f, 0.05f, 1, 3));
+	case_const(&c, ti(ACCEL_DTYPE_I8, -10, 10, 1, 3));
+	check(&c);
+	case_init(&c, "QuantizeLinear", 13);
+	case_in(&c, tf(-3, 3, 2, 5, 4));
+	case_in(&c, tscalar_f(0.03f));
+	check(&c);
+	case_init(&c, "DequantizeLinear", 13);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 255, 3, 2, 3, 4));
+	case_in(&c, tscalar_f(0.02f));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 100, 140, 0));
+	check(&c);
+	case_init(&c, "DequantizeLinear", 13);
+	node_int(&c.t, "axis", 1);
+	case_in(&c, ti(ACCEL_DTYPE_I8, -128, 127, 3, 2, 3, 4));
+	case_const(&c, tf(0.01f, 0.05f, 1, 3));
+	case_const(&c, ti(ACCEL_DTYPE_I8, -10, 10, 1, 3));
+	check(&c);
+	for (int w = 0; w < 3; w++)
+		for (int periodic = 0; periodic < 2; periodic++) {
+			case_init(&c, wins[w], 17);
+			node_int(&c.t, "periodic", periodic);
+			case_const(&c, ti(ACCEL_DTYPE_I64, 10 + w, 10 + w, 0));
+			check(&c);
+		}
+}
+
+static void argmax_of_integers_matches_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	for (int a = 0; a < 4; a++) {
+		case_init(&c, a & 1 ? "ArgMin" : "ArgMax", 13);
+		node_int(&c.t, "axis", a < 2 ? -1 : 0);
+		node_int(&c.t, "select_last_index", a >> 1);
+		/* a narrow range: ties decide which index wins */
+		case_in(&c, ti(a < 2 ? ACCEL_DTYPE_I64 : ACCEL_DTYPE_I32, -3, 3, 3, 4, 5, 6));
+		check(&c);
+	}
+	case_init(&c, "ArgMax", 13);
+	node_int(&c.t, "select_last_index", 1);
+	node_int(&c.t, "axis", 2);
+	case_in(&c, ti(ACCEL_DTYPE_F32, -2, 2, 3, 2, 3, 7));
+	check(&c);
+}
+
+static void integer_matmul_and_dynamic_quantize_match_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	/* batch broadcast, scalar zero points */
+	case_init(&c, "MatMulInteger", 10);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 255, 3, 2, 5, 7));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 255, 2, 7, 6));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 100, 150, 0));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 100, 150, 0));
+	check(&c);
+	/* per-row A and per-column B zero points, mixed signedness */
+	case_init(&c, "MatMulInteger", 10);
+	case_in(&c, ti(ACCEL_DTYPE_I8, -128, 127, 4, 2, 1, 4, 9));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 255, 3, 3, 9, 5));
+	case_const(&c, ti(ACCEL_DTYPE_I8, -5, 5, 1, 4));
+	case_const(&c, ti(ACCEL_DTYPE_U8, 120, 130, 1, 5));
+	check(&c);
+	/* no zero points */
+	case_init(&c, "MatMulInteger", 10);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 255, 2, 3, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I8, -128, 127, 2, 4, 2));
+	check(&c);
+	case_init(&c, "DynamicQuantizeLinear", 11);
+	c.n_out = 3;
+	case_in(&c, tf(-3, 5, 3, 3, 40, 50)); /* several min/max chunks */
+	check(&c);
+	case_init(&c, "DynamicQuantizeLinear", 11);
+	c.n_out = 3;
+	case_in(&c, tf(0.5f, 2, 1, 7)); /* all positive: the range still has 0 */
+	check(&c);
+}
+
+static void crop_pad_and_cache_scatter_match_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	/* crop one axis, pad another (odd differences), keep one */
+	case_init(&c, "CenterCropPad", 18);
+	case_in(&c, tf(-2, 2, 3, 5, 4, 3));
+	case_const(&c, tv(3, 2, 7, 3));
+	check(&c);
+	case_init(&c, "CenterCropPad", 18);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 200, 2, 6, 3));
+	case_const(&c, tv(2, 3, 6));
+	check(&c);
+	/* linear with per-batch write positions; circular wrapping */
+	case_init(&c, "TensorScatter", 24);
+	case_in(&c, tf(-2, 2, 4, 2, 3, 8, 4));
+	case_in(&c, tf(-2, 2, 4, 2, 3, 3, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 5, 1, 2));
+	check(&c);
+	case_init(&c, "TensorScatter", 24);
+	node_string(&c.t, "mode", "circular");
+	node_int(&c.t, "axis", 1);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 3, 3, 6, 2));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 3, 3, 4, 2));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 3, 9, 1, 3));
+	check(&c);
+	case_init(&c, "TensorScatter", 24);
+	case_in(&c, tf(-2, 2, 3, 2, 5, 3));
+	case_in(&c, tf(-2, 2, 3, 2, 2, 3));
+	check(&c);
+}
+
+static void conv_integer_matches_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	/* 2-D, pads and strides, scalar zero points */
+	case_init(&c, "ConvInteger", 10);
+	node_intsv(&c.t, "pads", 4, 1, 0, 1, 2);
+	node_intsv(&c.t, "strides", 2, 2, 1);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 255, 4, 2, 3, 7, 6));
+	case_const(&c, ti(ACCEL_DTYPE_U8, 0, 255, 4, 4, 3, 3, 2));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 120, 135, 0));
+	case_const(&c, ti(ACCEL_DTYPE_U8, 120, 135, 0));
+	check(&c);
+	/* groups, dilation, per-channel w zero points, int8 weights */
+	case_init(&c, "ConvInteger", 10);
+	node_int(&c.t, "group", 2);
+	node_intsv(&c.t, "dilations", 2, 1, 2);
+	case_in(&c, ti(ACCEL_DTYPE_I8, -128, 127, 4, 1, 4, 6, 7));
+	case_in(&c, ti(ACCEL_DTYPE_I8, -128, 127, 4, 6, 2, 2, 3));
+	case_in(&c, ti(ACCEL_DTYPE_I8, -3, 3, 0));
+	case_const(&c, ti(ACCEL_DTYPE_I8, -4, 4, 1, 6));
+	check(&c);
+	/* 1-D and 3-D without zero points, auto_pad */
+	case_init(&c, "ConvInteger", 10);
+	node_string(&c.t, "auto_pad", "SAME_UPPER");
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 255, 3, 2, 3, 9));
+	case_const(&c, ti(ACCEL_DTYPE_I8, -128, 127, 3, 4, 3, 4));
+	check(&c);
+	case_init(&c, "ConvInteger", 10);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 255, 5, 1, 2, 3, 4, 4));
+	case_const(&c, ti(ACCEL_DTYPE_U8, 0, 255, 5, 3, 2, 2, 2, 3));
+	check(&c);
+}
+
+static void qlinear_conv_matches_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	/* per-tensor scales, u8 in and out, bias */
+	case_init(&c, "QLinearConv", 10);
+	node_intsv(&c.t, "pads", 4, 1, 1, 1, 1);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 255, 4, 1, 3, 6, 5));
+	case_const(&c, tscalar_f(0.02f));
+	case_const(&c, ti(ACCEL_DTYPE_U8, 120, 135, 0));
+	case_const(&c, ti(ACCEL_DTYPE_U8, 0, 255, 4, 4, 3, 3, 3));
+	case_const(&c, tscalar_f(0.01f));
+	case_const(&c, ti(ACCEL_DTYPE_U8, 120, 135, 0));
+	case_const(&c, tscalar_f(0.7f));
+	case_const(&c, ti(ACCEL_DTYPE_U8, 100, 150, 0));
+	case_const(&c, ti(ACCEL_DTYPE_I32, -500, 500, 1, 4));
+	check(&c);
+	/* per-channel weight scales and zero points, groups, i8 out, no bias */
+	case_init(&c, "QLinearConv", 10);
+	node_int(&c.t, "group", 2);
+	node_intsv(&c.t, "strides", 2, 2, 1);
+	case_in(&c, ti(ACCEL_DTYPE_I8, -128, 127, 4, 2, 4, 7, 6));
+	case_const(&c, tscalar_f(0.05f));
+	case_const(&c, ti(ACCEL_DTYPE_I8, -3, 3, 0));
+	case_in(&c, ti(ACCEL_DTYPE_I8, -128, 127, 4, 6, 2, 2, 3));
+	case_const(&c, tf(0.002f, 0.02f, 1, 6));
+	case_const(&c, ti(ACCEL_DTYPE_I8, 0, 0, 1, 6));
+	case_const(&c, tscalar_f(0.9f));
+	case_const(&c, ti(ACCEL_DTYPE_I8, -5, 5, 0));
+	check(&c);
+}
+
+/* An int64 tensor of the values 0, step, 2 step, ... in random order. */
+static accel_tensor *tperm(int step, int rank, const int64_t *dims)
+{
+	accel_tensor *t = tnew(ACCEL_DTYPE_I64, rank, dims);
+	int64_t *v = t->data, m = tensor_numel(t);
+
+	for (int64_t i = 0; i < m; i++)
+		v[i] = i * step;
+	for (int64_t i = m - 1; i > 0; i--) {
+		int64_t j = (int64_t)floorf(frand(0.0f, 0.9999f) * (float)(i + 1)), tmp = v[i];
+
+		v[i] = v[j];
+		v[j] = tmp;
+	}
+	return t;
+}
+
+static void maxunpool_matches_the_cpu(void **state)
+{
+	static const int64_t id[4] = { 2, 3, 3, 4 };
+	tcase c;
+
+	NEED_DEVICE();
+	/* 2x2 windows, stride 2: X 3x4 -> 6x8; distinct indices in the plane */
+	case_init(&c, "MaxUnpool", 11);
+	node_intsv(&c.t, "kernel_shape", 2, 2, 2);
+	node_intsv(&c.t, "strides", 2, 2, 2);
+	case_in(&c, tf(-2, 2, 4, 2, 3, 3, 4));
+	case_in(&c, tperm(1, 4, id));
+	check(&c);
+	/* with a larger output_shape */
+	case_init(&c, "MaxUnpool", 11);
+	node_intsv(&c.t, "kernel_shape", 2, 2, 2);
+	node_intsv(&c.t, "strides", 2, 2, 2);
+	case_in(&c, tf(-2, 2, 4, 2, 3, 3, 4));
+	case_in(&c, tperm(2, 4, id));
+	case_const(&c, tv(4, 2, 3, 7, 9));
+	check(&c);
+}
+
+static void losses_and_det_match_the_cpu(void **state)
+{
+	static const char *const reds[] = { "none", "sum", "mean" };
+	tcase c;
+
+	NEED_DEVICE();
+	for (int r = 0; r < 3; r++) {
+		/* (N, C, D) with weights and an ignored class */
+		case_init(&c, "NegativeLogLikelihoodLoss", 13);
+		node_string(&c.t, "reduction", reds[r]);
+		node_int(&c.t, "ignore_index", 2);
+		case_in(&c, tf(-3, 0, 3, 3, 5, 4));
+		case_in(&c, ti(ACCEL_DTYPE_I64, 0, 4, 2, 3, 4));
+		case_in(&c, tf(0.2f, 2, 1, 5));
+		check(&c);
+		case_init(&c, "SoftmaxCrossEntropyLoss", 13);
+		node_string(&c.t, "reduction", reds[r]);
+		c.n_out = 2;
+		case_in(&c, tf(-3, 3, 4, 2, 6, 3, 2));
+		case_in(&c, ti(ACCEL_DTYPE_I32, 0, 5, 3, 2, 3, 2));
+		check(&c);
+	}
+	case_init(&c, "SoftmaxCrossEntropyLoss", 13);
+	node_int(&c.t, "ignore_index", 0);
+	case_in(&c, tf(-3, 3, 2, 7, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 3, 1, 7));
+	case_in(&c, tf(0.2f, 2, 1, 4));
+	check(&c);
+	case_init(&c, "Det", 11);
+	case_in(&c, tf(-2, 2, 3, 4, 5, 5));
+	c.tol = 1e-4;
+	check(&c);
+	case_init(&c, "Det", 11);
+	case_in(&c, tf(-2, 2, 2, 3, 3));
+	c.tol = 1e-5;
+	check(&c);
+}
+
+static void constant_matches_the_cpu(void **state)
+{
+	accel_tensor *v = tf(-2, 2, 2, 3, 4);
+	tcase c;
+
+	NEED_DEVICE();
+	case_init(&c, "Constant", 13);
+	node_tensor(&c.t, "value", v);
+	check(&c);
+	case_init(&c, "Constant", 13);
+	node_intsv(&c.t, "value_ints", 3, 4, -5, 6);
+	check(&c);
+	case_init(&c, "Constant", 13);
+	node_float(&c.t, "value_float", 2.5f);
+	check(&c);
+	accel_tensor_release(v);
+}
+
+static void einsum_matches_the_cpu(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	case_init(&c, "Einsum", 12);
+	node_string(&c.t, "equation", "bij,bjk->bik");
+	case_in(&c, tf(-1, 1, 3, 2, 4, 5));
+	case_in(&c, tf(-1, 1, 3, 2, 5, 3));
+	check(&c);
+	/* implicit output, transpose */
+	case_init(&c, "Einsum", 12);
+	node_string(&c.t, "equation", "ji");
+	case_in(&c, tf(-1, 1, 2, 4, 5));
+	check(&c);
+	/* trace (a diagonal), a sum over every axis */
+	case_init(&c, "Einsum", 12);
+	node_string(&c.t, "equation", "ii->");
+	case_in(&c, tf(-1, 1, 2, 5, 5));
+	check(&c);
+	/* ellipsis with broadcasting, three operands */
+	case_init(&c, "Einsum", 12);
+	node_string(&c.t, "equation", "...ij,...j,k->...ik");
+	case_in(&c, tf(-1, 1, 4, 2, 1, 3, 4));
+	case_in(&c, tf(-1, 1, 2, 3, 4));
+	case_in(&c, tf(-1, 1, 1, 2));
+	check(&c);
+}
+
 /* The local-memory GEMM that GPUs get, forced on a CPU device. */
 static void tiled_gemm_path_matches_too(void **state)
 {
@@ -1131,7 +1854,23 @@ int main(int argc, char **argv)
 		cmocka_unit_test(reductions_match_the_cpu),
 		cmocka_unit_test(data_movement_matches_the_cpu),
 		cmocka_unit_test(resize_matches_the_cpu),
+		cmocka_unit_test(resize_variants_match_the_cpu),
 		cmocka_unit_test(more_ops_match_the_cpu),
+		cmocka_unit_test(scatters_apply_duplicates_in_order),
+		cmocka_unit_test(index_ops_match_the_cpu),
+		cmocka_unit_test(conv_transpose_matches_the_cpu),
+		cmocka_unit_test(nn_extras_match_the_cpu),
+		cmocka_unit_test(bitshift_and_float_classes_match_the_cpu),
+		cmocka_unit_test(quantize_and_windows_match_the_cpu),
+		cmocka_unit_test(argmax_of_integers_matches_the_cpu),
+		cmocka_unit_test(integer_matmul_and_dynamic_quantize_match_the_cpu),
+		cmocka_unit_test(crop_pad_and_cache_scatter_match_the_cpu),
+		cmocka_unit_test(conv_integer_matches_the_cpu),
+		cmocka_unit_test(qlinear_conv_matches_the_cpu),
+		cmocka_unit_test(maxunpool_matches_the_cpu),
+		cmocka_unit_test(losses_and_det_match_the_cpu),
+		cmocka_unit_test(constant_matches_the_cpu),
+		cmocka_unit_test(einsum_matches_the_cpu),
 		cmocka_unit_test(tiled_gemm_path_matches_too),
 		cmocka_unit_test(both_devices_give_the_same_answer),
 	};
