@@ -7,8 +7,13 @@
  * 3x3 convolutions at 160-210 GFLOP/s on one AVX-512 core, against 105-135
  * for our im2col/implicit GEMM, even paying a reorder of X into the blocked
  * layout and of Y back to NCHW on every call (docs/PERFORMANCE.md has the
- * numbers). For 1x1 convolutions the reorders cost more than they save, and
- * depthwise ones have their own direct kernel, so those stay ours.
+ * numbers). For most 1x1 convolutions the reorders cost more than they
+ * save; the exception is a small image (2 to 64 positions: the 7x7 stages
+ * of MobileNet and EfficientNet), where our GEMM fills its 32-wide tiles
+ * badly (49 = 32 + 17 columns) and oneDNN's channel-blocked kernel ran
+ * 15-30% faster on every MobileNet/EfficientNet shape we timed (1x1 images
+ * are a matrix-vector product in conv.c). Depthwise ones have their own
+ * direct kernel, so those stay ours.
  *
  * The weights are reordered once, at the first run for a given input shape
  * (the blocked format oneDNN picks depends on it); primitives are cached
@@ -255,6 +260,9 @@ static accel_status build(dnnl_conv *d, const accel_tensor *x,
 	return NULL;
 }
 
+/* Most output positions a 1x1 convolution may have and go to oneDNN. */
+#define DNNL_POINTWISE_MAX_SP 64
+
 accel_status conv_dnnl_prepare(const cpu_ctx *ctx, accel_tensor *const *const_in,
 			       int n_in, void **out_state)
 {
@@ -263,10 +271,10 @@ accel_status conv_dnnl_prepare(const cpu_ctx *ctx, accel_tensor *const *const_in
 	dnnl_conv *d;
 
 	*out_state = NULL;
-	/* 2-D, one group, a window larger than 1x1, constant float32 W/B. */
+	/* 2-D, one group, constant float32 W/B (conv_dnnl_exec refuses 1x1
+	 * windows on images it would run slower). */
 	if (!w || w->dtype != ACCEL_DTYPE_F32 || w->rank != 4 || group != 1 ||
-	    w->dims[2] * w->dims[3] <= 1 || (b && b->dtype != ACCEL_DTYPE_F32) ||
-	    getenv("ACCEL_NO_DNNL"))
+	    (b && b->dtype != ACCEL_DTYPE_F32) || getenv("ACCEL_NO_DNNL"))
 		return NULL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -425,6 +433,10 @@ accel_status conv_dnnl_exec(const cpu_ctx *ctx, void *state,
 	    in[1]->data != d->w || (d->b && (n_in < 3 || !in[2] || in[2]->data != d->b)) ||
 	    (!d->b && n_in > 2 && in[2]))
 		return NULL; /* not what prepare() saw: the built-in kernels run */
+	if (d->wdims[2] * d->wdims[3] == 1 &&
+	    (g->out_sp > DNNL_POINTWISE_MAX_SP || g->out_sp < 2 || g->s[1] != 1 ||
+	     g->s[2] != 1 || g->pb[1] || g->pb[2] || g->pe[1] || g->pe[2]))
+		return NULL; /* our GEMM or matrix-vector product is faster */
 	/*
 	 * Primitives are sized for the calling thread's OpenMP count: one
 	 * here, the caller's own setting put back before returning.

@@ -154,6 +154,65 @@ static void sgemm_small_m(threadpool *pool, const gemv_job *j)
 		     j->trans_b ? gemv_t_range : gemv_range, (void *)j);
 }
 
+/*
+ * ---- one row of A times a packed B ----
+ * The classifier of a CNN (Gemm with M = 1 and weights packed at prepare):
+ * the micro-kernel would compute 4 rows to keep 1, and it is memory bound
+ * anyway. Here each sliver of B streams once, front to back, into 32
+ * accumulators; four K steps in flight hide the FMA latency.
+ */
+typedef struct gemv_packed_job {
+	int64_t n, k;
+	float alpha, beta;
+	const float *a;
+	int64_t inc_a;
+	const float *bp;
+	float *c;
+	const sgemm_epilogue *epi;
+} gemv_packed_job;
+
+static void gemv_packed_range(void *arg, int64_t begin, int64_t end)
+{
+	const gemv_packed_job *j = arg;
+
+	for (int64_t s = begin; s < end; s++) {
+		const float *b = j->bp + s * GEMM_NR * j->k;
+		int64_t j0 = s * GEMM_NR, p = 0;
+		int nr = j->n - j0 < GEMM_NR ? (int)(j->n - j0) : GEMM_NR;
+		v16f acc[8] = { { 0 } }, bv[2];
+		float sum[GEMM_NR];
+
+		for (; p + 4 <= j->k; p += 4)
+			for (int u = 0; u < 4; u++) {
+				float av = j->a[(p + u) * j->inc_a];
+
+				memcpy(bv, b + (p + u) * GEMM_NR, sizeof(bv));
+				acc[2 * u] += av * bv[0];
+				acc[2 * u + 1] += av * bv[1];
+			}
+		for (; p < j->k; p++) {
+			float av = j->a[p * j->inc_a];
+
+			memcpy(bv, b + p * GEMM_NR, sizeof(bv));
+			acc[0] += av * bv[0];
+			acc[1] += av * bv[1];
+		}
+		acc[0] += acc[2] + acc[4] + acc[6];
+		acc[1] += acc[3] + acc[5] + acc[7];
+		memcpy(sum, acc, sizeof(sum));
+		for (int q = 0; q < nr; q++)
+			j->c[j0 + q] = j->alpha * sum[q] +
+				       (j->beta != 0.0f ? j->beta * j->c[j0 + q] : 0.0f);
+		if (j->epi) {
+			sgemm_epilogue e = *j->epi;
+
+			if (e.z)
+				e.z += j0;
+			sgemm_epilogue_apply(&e, j->c + j0, 0, 1, nr, 0, j0);
+		}
+	}
+}
+
 static void scale_c(float *c, int64_t ldc, int64_t m, int64_t n, float beta)
 {
 	for (int64_t i = 0; i < m; i++)
@@ -354,6 +413,15 @@ accel_status sgemm_packed_b(threadpool *pool, bool trans_a, int64_t m,
 	}
 	if ((double)m * (double)n * (double)k < SMALL_GEMM)
 		pool = NULL;
+	if (m == 1) {
+		gemv_packed_job g = { n, k, alpha, beta, a, trans_a ? lda : 1,
+				      bp, c, epi };
+
+		/* Chunks of at least ~64K multiply-adds. */
+		parallel_for(pool, (n + GEMM_NR - 1) / GEMM_NR,
+			     1 + 2048 / k, gemv_packed_range, &g);
+		return NULL;
+	}
 	return sgemm_core(pool, trans_a, m, n, k, alpha, a, lda, bp, NULL, 0,
 			  beta, c, ldc, epi);
 }

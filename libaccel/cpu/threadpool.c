@@ -12,6 +12,14 @@
  * watching for the next one before it sleeps on the condition variable,
  * and the caller only signals the condition variable when a worker is
  * actually asleep. The caller's wait for stragglers is a short spin too.
+ *
+ * Both spins turn into sched_yield() loops after SPIN_PAUSES pauses. On an
+ * idle core a yield returns at once, so nothing changes; on an
+ * oversubscribed machine (more runnable threads than cores) a pure spin
+ * burns the time slice that a descheduled worker, or the thread holding
+ * the last chunk, needs: MobileNetV3 at 2 threads ran 4x slower than at 1
+ * with the pure spin under a load of 10 on 2 cores, and about as fast as
+ * at 1 thread with the yields (docs/PERFORMANCE.md).
  */
 #include "cpu/threadpool.h"
 
@@ -32,6 +40,8 @@
 
 /* How long an idle worker watches for new work before sleeping. */
 #define SPIN_NS 200000
+/* Pauses before a spinning thread starts yielding its core instead. */
+#define SPIN_PAUSES 256
 
 struct threadpool {
 	int n_threads; /* including the caller */
@@ -88,7 +98,10 @@ static uint64_t wait_for_job(threadpool *tp, uint64_t seen)
 		g = atomic_load_explicit(&tp->generation, memory_order_acquire);
 		if (g != seen || atomic_load(&tp->stop))
 			return g;
-		cpu_relax();
+		if (i < SPIN_PAUSES)
+			cpu_relax();
+		else
+			sched_yield();
 		if (!(i & 63) && now_ns() > deadline)
 			break;
 	}
@@ -213,9 +226,11 @@ void parallel_for(threadpool *tp, int64_t n, int64_t grain, parallel_fn fn,
 	run_chunks(tp);
 
 	for (unsigned i = 1; atomic_load_explicit(&tp->busy, memory_order_acquire) > 0; i++) {
-		cpu_relax();
-		if (!(i & 1023))
-			sched_yield(); /* a worker may have been descheduled */
+		/* A worker may have been descheduled: give it the core. */
+		if (i < SPIN_PAUSES)
+			cpu_relax();
+		else
+			sched_yield();
 	}
 	pthread_mutex_unlock(&tp->job_lock);
 }

@@ -325,6 +325,8 @@ static void fused_conv_adds_residual_before_activation(void **state)
 		/* n  c   h   w   m  grp kh kw s pad */
 		{ 1, 8, 13, 40, 8, 8, 3, 3, 1, 1, "Relu", true },	  /* depthwise */
 		{ 2, 6, 17, 37, 12, 6, 3, 3, 2, 1, "HardSwish", true }, /* dw, s2 */
+		{ 1, 6, 7, 7, 6, 6, 5, 5, 1, 2, "HardSwish", true },	  /* dw 5x5 7x7 */
+		{ 2, 40, 1, 1, 24, 1, 1, 1, 1, 0, "Sigmoid", true },	  /* 1x1 images */
 		{ 1, 16, 30, 30, 20, 1, 3, 3, 1, 1, "Relu", true },	  /* implicit */
 		{ 1, 16, 30, 30, 20, 1, 3, 3, 1, 1, "Silu", false },
 		{ 1, 16, 9, 9, 13, 1, 1, 1, 1, 0, "Clip", true },	  /* pointwise */

@@ -111,6 +111,72 @@ static void every_isa_variant_matches_naive_loop(void **state)
 	assert_true(ran >= 1);
 }
 
+/*
+ * One row of A times a packed B (a CNN's classifier, weights packed at
+ * prepare): the GEMV path, with alpha, beta, A transposed and every
+ * epilogue term, against the naive loop.
+ */
+static void packed_b_one_row_matches_naive_loop(void **state)
+{
+	static const int64_t dims[][2] = { { 1, 1 }, { 31, 3 }, { 33, 5 },
+					   { 100, 257 }, { 1000, 130 } };
+	threadpool *tp;
+	unsigned s = 7;
+
+	(void)state;
+	assert_null(threadpool_create(2, &tp));
+	for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++)
+		for (int t = 0; t < 4; t++) {
+			int64_t n = dims[d][0], k = dims[d][1], lda = t & 1 ? 3 : 1;
+			float *a = malloc(sizeof(float) * (size_t)(k * lda));
+			float *b = malloc(sizeof(float) * (size_t)(k * n));
+			float *bp = aligned_alloc(64, sizeof(float) *
+						  (size_t)sgemm_packed_b_floats(n, k));
+			float *c = malloc(sizeof(float) * (size_t)n);
+			float *cb = malloc(sizeof(float) * (size_t)n);
+			float *z = malloc(sizeof(float) * (size_t)n);
+			float rb = 0.125f, alpha = t & 2 ? 0.5f : 1.0f;
+			float beta = t & 2 ? 0.25f : 0.0f;
+			sgemm_epilogue epi = { .row_bias = &rb, .col_bias = cb, .z = z,
+					       .act = { .kind = CPU_ACT_CLAMP,
+							.lo = -0.5f, .hi = 0.5f } };
+			double *ref = malloc(sizeof(double) * (size_t)n);
+
+			for (int64_t i = 0; i < k * lda; i++)
+				a[i] = frand(&s);
+			for (int64_t i = 0; i < k * n; i++)
+				b[i] = frand(&s);
+			for (int64_t j = 0; j < n; j++) {
+				double acc = 0;
+
+				c[j] = frand(&s);
+				cb[j] = frand(&s);
+				z[j] = frand(&s);
+				for (int64_t p = 0; p < k; p++)
+					acc += (double)a[p * lda] * b[p * n + j];
+				acc = alpha * acc + beta * c[j] + rb + cb[j] + z[j];
+				ref[j] = acc < -0.5 ? -0.5 : acc > 0.5 ? 0.5 : acc;
+			}
+			sgemm_pack_b(NULL, false, n, k, b, n, bp);
+			assert_null(sgemm_packed_b(t & 2 ? NULL : tp, t & 1, 1, n, k,
+						   alpha, a, lda, bp, beta, c, n, &epi));
+			for (int64_t j = 0; j < n; j++)
+				if (fabs(ref[j] - c[j]) > 1e-4 * (1 + sqrt((double)k))) {
+					fprintf(stderr, "m=1 n=%ld k=%ld ta=%d (0,%ld): expected %g got %g\n",
+						(long)n, (long)k, t & 1, (long)j, ref[j], c[j]);
+					fail();
+				}
+			free(a);
+			free(b);
+			free(bp);
+			free(c);
+			free(cb);
+			free(z);
+			free(ref);
+		}
+	threadpool_destroy(tp);
+}
+
 static void unknown_isa_variant_is_invalid(void **state)
 {
 	accel_status st = sgemm_isa_force("sse9");
@@ -126,6 +192,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sgemm_matches_naive_loop),
 		cmocka_unit_test(every_isa_variant_matches_naive_loop),
+		cmocka_unit_test(packed_b_one_row_matches_naive_loop),
 		cmocka_unit_test(unknown_isa_variant_is_invalid),
 	};
 

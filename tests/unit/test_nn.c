@@ -191,6 +191,8 @@ static float naive_at(const conv_case *cc, const float *x, const float *wt,
 			}
 	if (cc->act && !strcmp(cc->act, "Relu") && acc < 0)
 		acc = 0;
+	if (cc->act && !strcmp(cc->act, "HardSwish"))
+		acc *= fmin(fmax(acc / 6 + 0.5, 0), 1);
 	return (float)acc;
 }
 
@@ -257,6 +259,19 @@ static void conv_paths_match_naive_convolution(void **state)
 		{ 1, 16, 9, 9, 13, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, "Relu" },
 		{ 2, 6, 11, 10, 4, 2, 3, 2, 2, 1, 1, 2, 1, 0, 0, 1, NULL },
 		{ 1, 3, 23, 23, 8, 1, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, NULL },
+		/* depthwise on MobileNet-sized planes, HardSwish in registers */
+		{ 1, 19, 7, 7, 19, 19, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, "HardSwish" },
+		{ 2, 5, 14, 13, 5, 5, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, "HardSwish" },
+		{ 1, 17, 9, 23, 17, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, "HardSwish" },
+		/* narrow planes: a window row in one vector, taps as shifts */
+		{ 1, 4, 14, 14, 4, 4, 3, 3, 1, 1, 1, 1, 1, 0, 1, 2, "Relu" },
+		{ 2, 5, 8, 8, 5, 5, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, "Relu" },
+		{ 1, 6, 6, 5, 6, 6, 3, 3, 2, 1, 1, 1, 0, 1, 1, 0, NULL },
+		{ 3, 3, 7, 7, 3, 3, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, "HardSwish" },
+		/* 1x1 images: the matrix-vector path (squeeze-excitation) */
+		{ 2, 75, 1, 1, 37, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, "Relu" },
+		{ 1, 700, 1, 1, 300, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, NULL },
+		{ 3, 12, 1, 1, 6, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, NULL },
 	};
 	threadpool *tp;
 
