@@ -76,6 +76,7 @@ static accel_status optimise(ir_graph *g, int level)
 		ACCEL_TRY(pass_fold_conv_bn(g));
 		ACCEL_TRY(pass_fuse_gelu(g));
 		ACCEL_TRY(pass_fuse_layernorm(g));
+		ACCEL_TRY(pass_fuse_attention(g));
 		ACCEL_TRY(pass_fuse_activation(g, OPT_FUSE_KINDS));
 	}
 	return pass_eliminate_dead(g);

@@ -9,6 +9,7 @@ extern const cpu_kernel cpu_kernels_nn[];
 extern const cpu_kernel cpu_kernels_tensor[];
 extern const cpu_kernel cpu_kernels_reduce[];
 extern const cpu_kernel cpu_kernels_fused[];
+extern const cpu_kernel cpu_kernels_attention[];
 
 static const cpu_kernel *const families[] = {
 	cpu_kernels_elementwise,
@@ -16,6 +17,7 @@ static const cpu_kernel *const families[] = {
 	cpu_kernels_tensor,
 	cpu_kernels_reduce,
 	cpu_kernels_fused,
+	cpu_kernels_attention,
 };
 
 const cpu_kernel *cpu_kernel_find(const char *domain, const char *op_type)

@@ -50,4 +50,10 @@ accel_status pass_fuse_gelu(ir_graph *g);
 /* The decomposed form of LayerNormalization -> LayerNormalization. */
 accel_status pass_fuse_layernorm(ir_graph *g);
 
+/*
+ * MatMul -> scale -> [Add mask] -> Softmax(-1) -> MatMul, with the
+ * Transposes around it -> com.accel FusedAttention.
+ */
+accel_status pass_fuse_attention(ir_graph *g);
+
 #endif /* ACCEL_PASSES_PASSES_H */

@@ -488,6 +488,238 @@ static void fused_gemm_applies_activation_after_beta_c(void **state)
 	threadpool_destroy(tp);
 }
 
+/* ---- FusedAttention ---- */
+
+typedef struct attn_case {
+	int rank;
+	int64_t q[4], k[4], v[4]; /* input dims (before perm_*) */
+	int64_t pq[4], pk[4], pv[4], po[4]; /* perms; pq[0] < 0: none */
+	int mask_rank;
+	int64_t mask[4];
+} attn_case;
+
+/* Element |idx| (logical, after |perm|) of contiguous |t|. */
+static double at_perm(const accel_tensor *t, const int64_t *perm,
+		      const int64_t *idx)
+{
+	int64_t src[4], off = 0;
+
+	for (int a = 0; a < t->rank; a++)
+		src[perm[0] < 0 ? a : perm[a]] = idx[a];
+	for (int d = 0; d < t->rank; d++)
+		off = off * t->dims[d] + src[d];
+	return ((const float *)t->data)[off];
+}
+
+static void perm_dims(const accel_tensor *t, const int64_t *perm, int64_t *d)
+{
+	for (int a = 0; a < t->rank; a++)
+		d[a] = t->dims[perm[0] < 0 ? a : perm[a]];
+}
+
+/* softmax(scale * q k + mask) v through the perms, naively, in double. */
+static void ref_attention(const attn_case *c, accel_tensor *const *in,
+			  float scale, const accel_tensor *y, double *ref)
+{
+	int r = c->rank;
+	int64_t qd[4], kd[4], vd[4], nb = 1, sq, sk, d, dv;
+	int64_t noperm[4] = { -1 };
+
+	perm_dims(in[0], c->pq, qd);
+	perm_dims(in[1], c->pk, kd);
+	perm_dims(in[2], c->pv, vd);
+	for (int i = 0; i < r - 2; i++)
+		nb *= qd[i];
+	sq = qd[r - 2];
+	d = qd[r - 1];
+	sk = kd[r - 1];
+	dv = vd[r - 1];
+	for (int64_t b = 0; b < nb; b++)
+		for (int64_t i = 0; i < sq; i++) {
+			double s[64], mx = -INFINITY, sum = 0;
+			int64_t idx[4], yidx[4], ydims[4];
+
+			for (int a = r - 3, bb = (int)b; a >= 0; a--) {
+				idx[a] = bb % qd[a];
+				bb /= (int)qd[a];
+			}
+			assert_true(sk <= 64);
+			for (int64_t j = 0; j < sk; j++) {
+				double acc = 0;
+
+				for (int64_t p = 0; p < d; p++) {
+					double qv;
+
+					idx[r - 2] = i;
+					idx[r - 1] = p;
+					qv = at_perm(in[0], c->pq, idx);
+					idx[r - 2] = p;
+					idx[r - 1] = j;
+					acc += qv * at_perm(in[1], c->pk, idx);
+				}
+				s[j] = scale * acc;
+				if (c->mask_rank >= 0) {
+					int64_t mi[4];
+					int off = r - c->mask_rank;
+
+					idx[r - 2] = i;
+					idx[r - 1] = j;
+					for (int a = 0; a < c->mask_rank; a++)
+						mi[a] = c->mask[a] == 1 ? 0 : idx[a + off];
+					s[j] += at_perm(in[3], noperm, mi);
+				}
+				mx = fmax(mx, s[j]);
+			}
+			for (int64_t j = 0; j < sk; j++)
+				sum += (s[j] = exp(s[j] - mx));
+			for (int64_t e = 0; e < dv; e++) {
+				double acc = 0;
+				int64_t off = 0;
+
+				for (int64_t j = 0; j < sk; j++) {
+					idx[r - 2] = j;
+					idx[r - 1] = e;
+					acc += s[j] / sum * at_perm(in[2], c->pv, idx);
+				}
+				/* Y = Transpose(y', po): y' index -> Y offset */
+				idx[r - 2] = i;
+				idx[r - 1] = e;
+				for (int a = 0; a < r; a++) {
+					int src = c->po[0] < 0 ? a : (int)c->po[a];
+
+					yidx[a] = idx[src];
+					ydims[a] = y->dims[a];
+				}
+				for (int a = 0; a < r; a++)
+					off = off * ydims[a] + yidx[a];
+				ref[off] = acc;
+			}
+		}
+}
+
+static void run_attention(const attn_case *c, threadpool *tp)
+{
+	const cpu_kernel *k = cpu_kernel_find("com.accel", "FusedAttention");
+	const op_schema *sch = op_schema_find("com.accel", "FusedAttention");
+	accel_tensor *in[4] = { NULL }, *y, shape = { 0 }, *so = &shape;
+	int n_in = c->mask_rank >= 0 ? 4 : 3;
+	test_node t;
+	cpu_ctx ctx = { 0 };
+	op_ctx octx;
+	double *ref;
+
+	assert_non_null(k);
+	assert_non_null(sch);
+	in[0] = ftensor(c->rank, c->q, 11);
+	in[1] = ftensor(c->rank, c->k, 12);
+	in[2] = ftensor(c->rank, c->v, 13);
+	if (n_in == 4)
+		in[3] = ftensor(c->mask_rank, c->mask, 14);
+	node_init(&t, "FusedAttention", "com.accel", 1);
+	node_float(&t, "scale", 0.3f);
+	if (c->pq[0] >= 0)
+		node_ints(&t, "perm_q", c->rank, c->pq);
+	if (c->pk[0] >= 0)
+		node_ints(&t, "perm_k", c->rank, c->pk);
+	if (c->pv[0] >= 0)
+		node_ints(&t, "perm_v", c->rank, c->pv);
+	if (c->po[0] >= 0)
+		node_ints(&t, "perm_out", c->rank, c->po);
+	octx.node = &t.node;
+	octx.static_infer = false;
+	/* The schema gives Y's shape, as the executor would have it. */
+	assert_null(sch->infer(&octx, in, n_in, &so, 1));
+	assert_null(tensor_new(ACCEL_DTYPE_F32, shape.rank, shape.dims, &y));
+	ref = malloc(sizeof(double) * (size_t)tensor_numel(y));
+	ctx.node = &t.node;
+	ctx.pool = tp;
+	memset(y->data, 0xff, y->nbytes); /* NaN: every element must be written */
+	assert_null(k->exec(&ctx, in, n_in, &y, 1));
+	ref_attention(c, in, 0.3f, y, ref);
+	for (int64_t i = 0; i < tensor_numel(y); i++)
+		if (!close_to(ref[i], ((float *)y->data)[i], 1e-4)) {
+			fprintf(stderr, "FusedAttention rank %d q %lldx%lld y[%lld]: expected %g got %g\n",
+				c->rank, (long long)c->q[c->rank - 2],
+				(long long)c->q[c->rank - 1], (long long)i,
+				ref[i], ((float *)y->data)[i]);
+			fail();
+		}
+	free(ref);
+	for (int i = 0; i < n_in; i++)
+		accel_tensor_release(in[i]);
+	accel_tensor_release(y);
+}
+
+/*
+ * Odd sizes (37 and 100 query rows: no whole number of row blocks or
+ * slices), depth 1, 64 and 80, every mask broadcast, and the perms of
+ * exported models.
+ */
+static void fused_attention_matches_naive(void **state)
+{
+	static const attn_case cases[] = {
+		/* 4-D, k given as [B, H, D, Sk], mask [B, 1, Sq, Sk] */
+		{ 4, { 2, 3, 37, 64 }, { 2, 3, 64, 29 }, { 2, 3, 29, 64 },
+		  { -1 }, { -1 }, { -1 }, { -1 }, 4, { 2, 1, 37, 29 } },
+		/* k as [B, H, Sk, D] through perm_k, D = 1, key mask [Sk] */
+		{ 4, { 1, 2, 37, 1 }, { 1, 2, 30, 1 }, { 1, 2, 30, 5 },
+		  { -1 }, { 0, 1, 3, 2 }, { -1 }, { -1 }, 1, { 30 } },
+		/* torch's layout: [S, H, D] in and out, D = 80, no mask */
+		{ 3, { 37, 2, 80 }, { 19, 2, 80 }, { 19, 2, 80 },
+		  { 1, 0, 2 }, { 1, 2, 0 }, { 1, 0, 2 }, { 1, 0, 2 }, -1, { 0 } },
+		/* 100 rows: a 64-row slice and a partial one (or two tasks) */
+		{ 3, { 1, 100, 64 }, { 1, 64, 50 }, { 1, 50, 16 },
+		  { -1 }, { -1 }, { -1 }, { -1 }, 3, { 1, 100, 50 } },
+		/* q read transposed ([D, Sq] rows), mask [Sq, 1] per query */
+		{ 3, { 4, 24, 37 }, { 4, 24, 33 }, { 4, 33, 7 },
+		  { 0, 2, 1 }, { -1 }, { -1 }, { -1 }, 2, { 37, 1 } },
+	};
+	threadpool *tp;
+
+	(void)state;
+	assert_null(threadpool_create(2, &tp));
+	/* Every GEMM variant this CPU runs (scores and the product with v). */
+	for (int isa = 0; isa < sgemm_isa_count(); isa++) {
+		if (!sgemm_isa_supported(isa))
+			continue;
+		assert_null(sgemm_isa_force(sgemm_isa_name(isa)));
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			run_attention(&cases[i], NULL);
+			run_attention(&cases[i], tp);
+		}
+	}
+	assert_null(sgemm_isa_force(NULL));
+	threadpool_destroy(tp);
+}
+
+/* A perm that leaves no contiguous axis among the last two is refused. */
+static void fused_attention_refuses_unreadable_layout(void **state)
+{
+	const cpu_kernel *k = cpu_kernel_find("com.accel", "FusedAttention");
+	static const int64_t qd[] = { 4, 5, 2, 3 }, xd[] = { 2, 3, 4, 5 };
+	static const int64_t yd[] = { 2, 3, 4, 5 }, pq[] = { 2, 3, 0, 1 };
+	accel_tensor *q = ftensor(4, qd, 1), *kt = ftensor(4, (const int64_t[]){ 2, 3, 5, 4 }, 2);
+	accel_tensor *v = ftensor(4, xd, 3), *y, *in[3] = { q, kt, v };
+	test_node t;
+	cpu_ctx ctx = { 0 };
+	accel_status st;
+
+	(void)state;
+	assert_non_null(k);
+	assert_null(tensor_new(ACCEL_DTYPE_F32, 4, yd, &y));
+	node_init(&t, "FusedAttention", "com.accel", 1);
+	node_ints(&t, "perm_q", 4, pq);
+	ctx.node = &t.node;
+	st = k->exec(&ctx, in, 3, &y, 1);
+	assert_non_null(st);
+	assert_int_equal(accel_status_code_of(st), ACCEL_UNSUPPORTED);
+	accel_status_free(st);
+	accel_tensor_release(q);
+	accel_tensor_release(kt);
+	accel_tensor_release(v);
+	accel_tensor_release(y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,6 +729,8 @@ int main(void)
 		cmocka_unit_test(fused_conv_adds_residual_before_activation),
 		cmocka_unit_test(fused_matmul_adds_bias_then_activation),
 		cmocka_unit_test(fused_gemm_applies_activation_after_beta_c),
+		cmocka_unit_test(fused_attention_matches_naive),
+		cmocka_unit_test(fused_attention_refuses_unreadable_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -232,6 +232,16 @@ static void tb_attr_f(tb *b, AccelOnnx__Node *n, const char *name, float f)
 	a->f = f;
 }
 
+static void tb_attr_i(tb *b, AccelOnnx__Node *n, const char *name, int64_t i)
+{
+	AccelOnnx__Attribute *a = tb_attr(b, n, name);
+
+	a->has_type = 1;
+	a->type = ACCEL_ONNX__ATTRIBUTE__ATTRIBUTE_TYPE__INT;
+	a->has_i = 1;
+	a->i = i;
+}
+
 static void tb_attr_ints(tb *b, AccelOnnx__Node *n, const char *name, int count, ...)
 {
 	AccelOnnx__Attribute *a = tb_attr(b, n, name);
@@ -643,6 +653,151 @@ static void layernorm_with_shared_mean_is_kept(void **state)
 	check(b, "ReduceMean,Sub,Pow,ReduceMean,Add,Sqrt,Div", 0);
 }
 
+/* ---- fuse_attention ---- */
+
+/* MatMul(q, Transpose(k)) * c + mask -> Softmax -> MatMul(., v), 4-D. */
+static void attention_4d_mul_scale_mask_fuses(void **state)
+{
+	tb *b = tb_new(13);
+	static const int64_t x[] = { 2, 3, 5, 8 }, mk[] = { 2, 1, 1, 5 };
+	AccelOnnx__Node *n;
+
+	(void)state;
+	tb_input(b, "q", 4, x);
+	tb_input(b, "k", 4, x);
+	tb_input(b, "v", 4, x);
+	tb_input(b, "mask", 4, mk);
+	tb_scalar(b, "c", 0.35f);
+	n = tb_node(b, "Transpose", "k", "kt");
+	tb_attr_ints(b, n, "perm", 4, (int64_t)0, (int64_t)1, (int64_t)3, (int64_t)2);
+	tb_node(b, "MatMul", "q,kt", "s");
+	tb_node(b, "Mul", "c,s", "ss");
+	tb_node(b, "Add", "ss,mask", "sm");
+	tb_node(b, "Softmax", "sm", "p");
+	tb_node(b, "MatMul", "p,v", "y");
+	tb_output(b, "y");
+	check(b, "FusedAttention", 1e-5);
+}
+
+/*
+ * torch's MultiheadAttention, 3-D: heads split by Transpose, q divided by
+ * sqrt(d) before the product, heads merged by Transpose. All four
+ * Transposes are absorbed.
+ */
+static void attention_3d_torch_form_fuses(void **state)
+{
+	tb *b = tb_new(13);
+	static const int64_t x[] = { 7, 2, 5 };
+	AccelOnnx__Node *n;
+
+	(void)state;
+	tb_input(b, "q0", 3, x);
+	tb_input(b, "k0", 3, x);
+	tb_input(b, "v0", 3, x);
+	tb_scalar(b, "sqrtd", 2.236068f);
+	n = tb_node(b, "Transpose", "q0", "q");
+	tb_attr_ints(b, n, "perm", 3, (int64_t)1, (int64_t)0, (int64_t)2);
+	n = tb_node(b, "Transpose", "k0", "kt");
+	tb_attr_ints(b, n, "perm", 3, (int64_t)1, (int64_t)2, (int64_t)0);
+	n = tb_node(b, "Transpose", "v0", "v");
+	tb_attr_ints(b, n, "perm", 3, (int64_t)1, (int64_t)0, (int64_t)2);
+	tb_node(b, "Div", "q,sqrtd", "qs");
+	tb_node(b, "MatMul", "qs,kt", "s");
+	tb_node(b, "Softmax", "s", "p");
+	tb_node(b, "MatMul", "p,v", "o");
+	n = tb_node(b, "Transpose", "o", "y");
+	tb_attr_ints(b, n, "perm", 3, (int64_t)1, (int64_t)0, (int64_t)2);
+	tb_output(b, "y");
+	check(b, "FusedAttention", 1e-5);
+}
+
+/* Scale as a Div of the scores, a constant mask over keys, 3-D. */
+static void attention_3d_div_scale_const_mask_fuses(void **state)
+{
+	tb *b = tb_new(13);
+	static const int64_t q[] = { 4, 6, 3 }, kt[] = { 4, 3, 9 };
+	static const int64_t v[] = { 4, 9, 5 }, mk[] = { 9 };
+	AccelOnnx__Node *n;
+
+	(void)state;
+	tb_input(b, "q", 3, q);
+	tb_input(b, "kt", 3, kt);
+	tb_input(b, "v", 3, v);
+	tb_init(b, "mask", 1, mk, NULL, 5);
+	tb_scalar(b, "c", 1.7320508f);
+	tb_node(b, "MatMul", "q,kt", "s");
+	tb_node(b, "Div", "s,c", "ss");
+	tb_node(b, "Add", "mask,ss", "sm");
+	n = tb_node(b, "Softmax", "sm", "p");
+	tb_attr_i(b, n, "axis", 2); /* the last axis, counted from the front */
+	tb_node(b, "MatMul", "p,v", "y");
+	tb_output(b, "y");
+	check(b, "FusedAttention", 1e-5);
+}
+
+/* A Transpose that moves the depth axis away stays; the rest fuses. */
+static void attention_keeps_transpose_it_cannot_read(void **state)
+{
+	tb *b = tb_new(13);
+	static const int64_t q0[] = { 5, 8, 2, 3 }, x[] = { 2, 3, 5, 8 };
+	AccelOnnx__Node *n;
+
+	(void)state;
+	tb_input(b, "q0", 4, q0);
+	tb_input(b, "kt", 4, (const int64_t[]){ 2, 3, 8, 5 });
+	tb_input(b, "v", 4, x);
+	tb_scalar(b, "c", 0.5f);
+	n = tb_node(b, "Transpose", "q0", "q");
+	tb_attr_ints(b, n, "perm", 4, (int64_t)2, (int64_t)3, (int64_t)0, (int64_t)1);
+	tb_node(b, "MatMul", "q,kt", "s");
+	tb_node(b, "Mul", "s,c", "ss");
+	tb_node(b, "Softmax", "ss", "p");
+	tb_node(b, "MatMul", "p,v", "y");
+	tb_output(b, "y");
+	check(b, "Transpose,FusedAttention", 1e-5);
+}
+
+/* The probabilities are a graph output: nothing fuses. */
+static void attention_with_read_probabilities_is_kept(void **state)
+{
+	tb *b = tb_new(13);
+	static const int64_t q[] = { 2, 4, 3 }, kt[] = { 2, 3, 4 };
+
+	(void)state;
+	tb_input(b, "q", 3, q);
+	tb_input(b, "kt", 3, kt);
+	tb_input(b, "v", 3, q);
+	tb_scalar(b, "c", 0.5f);
+	tb_node(b, "MatMul", "q,kt", "s");
+	tb_node(b, "Mul", "s,c", "ss");
+	tb_node(b, "Softmax", "ss", "p");
+	tb_node(b, "MatMul", "p,v", "y");
+	tb_output(b, "y");
+	tb_output(b, "p");
+	check(b, "MatMul,Mul,Softmax,MatMul", 0);
+}
+
+/* Softmax over the query axis is not attention. */
+static void attention_softmax_not_last_axis_is_kept(void **state)
+{
+	tb *b = tb_new(13);
+	static const int64_t q[] = { 2, 4, 3 }, kt[] = { 2, 3, 4 };
+	AccelOnnx__Node *n;
+
+	(void)state;
+	tb_input(b, "q", 3, q);
+	tb_input(b, "kt", 3, kt);
+	tb_input(b, "v", 3, q);
+	tb_scalar(b, "c", 0.5f);
+	tb_node(b, "MatMul", "q,kt", "s");
+	tb_node(b, "Mul", "s,c", "ss");
+	n = tb_node(b, "Softmax", "ss", "p");
+	tb_attr_i(b, n, "axis", 1);
+	tb_node(b, "MatMul", "p,v", "y");
+	tb_output(b, "y");
+	check(b, "MatMul,Mul,Softmax,MatMul", 0);
+}
+
 /* ---- dump ---- */
 
 static void dump_graph_writes_dot(void **state)
@@ -704,6 +859,12 @@ int main(void)
 		cmocka_unit_test(gelu_with_half_first_fuses),
 		cmocka_unit_test(decomposed_layernorm_fuses),
 		cmocka_unit_test(layernorm_with_shared_mean_is_kept),
+		cmocka_unit_test(attention_4d_mul_scale_mask_fuses),
+		cmocka_unit_test(attention_3d_torch_form_fuses),
+		cmocka_unit_test(attention_3d_div_scale_const_mask_fuses),
+		cmocka_unit_test(attention_keeps_transpose_it_cannot_read),
+		cmocka_unit_test(attention_with_read_probabilities_is_kept),
+		cmocka_unit_test(attention_softmax_not_last_axis_is_kept),
 		cmocka_unit_test(dump_graph_writes_dot),
 	};
 
