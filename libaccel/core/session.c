@@ -10,6 +10,7 @@
  */
 #include "core/runtime.h"
 #include "cpu/threadpool.h"
+#include "sched/arena.h"
 #include "sched/batcher.h"
 #include "sched/pipeline.h"
 #include "sched/plan.h"
@@ -20,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 
+#define ARENA_SPARES 8
+
 struct accel_session {
 	atomic_int refs;
 	accel_model *model;
@@ -27,6 +30,11 @@ struct accel_session {
 	threadpool *pool;
 	pipeline *pipe;
 	batcher *batch; /* NULL: dynamic batching off */
+	arena_plan *arena;
+	/* arena blocks of finished requests, for the next ones */
+	pthread_mutex_t arena_lock;
+	void *arena_spare[ARENA_SPARES];
+	int n_arena_spare;
 };
 
 #define DEFAULT_BATCH_DELAY_US 1000u
@@ -137,6 +145,9 @@ ACCEL_API accel_status accel_session_create(accel_model *m,
 		st = plan_build_for(m->graph, s->pool, devs, n_devs,
 				    plan_devices_list_cpu(options->devices), &s->plan);
 	if (!st)
+		st = arena_plan_build(m->graph, s->plan, &s->arena);
+	pthread_mutex_init(&s->arena_lock, NULL);
+	if (!st)
 		st = pipeline_create(s->plan, request_exec, request_done, s, &s->pipe);
 	s->model = m; /* borrowed until the reference is taken below */
 	if (!st && options->max_batch > 1)
@@ -145,6 +156,8 @@ ACCEL_API accel_status accel_session_create(accel_model *m,
 	if (st) {
 		batcher_destroy(s->batch);
 		pipeline_destroy(s->pipe);
+		arena_plan_free(s->arena);
+		pthread_mutex_destroy(&s->arena_lock);
 		plan_free(s->plan);
 		threadpool_destroy(s->pool);
 		free(s);
@@ -168,6 +181,10 @@ ACCEL_API void accel_session_release(accel_session *s)
 		return;
 	batcher_destroy(s->batch);
 	pipeline_destroy(s->pipe);
+	for (int i = 0; i < s->n_arena_spare; i++)
+		free(s->arena_spare[i]);
+	pthread_mutex_destroy(&s->arena_lock);
+	arena_plan_free(s->arena);
 	threadpool_destroy(s->pool);
 	plan_free(s->plan);
 	accel_model_release(s->model);
@@ -240,6 +257,8 @@ typedef struct run_values {
 	const ir_graph *g;
 	accel_tensor **host;
 	accel_tensor **dev;
+	const arena_plan *ap; /* where planned CPU intermediates go */
+	char *arena;	      /* this request's block, or NULL */
 } run_values;
 
 static const backend_device *dev_of(const accel_tensor *t)
@@ -338,9 +357,26 @@ static bool outputs_computed(accel_tensor **out, int n)
 	return all;
 }
 
-static accel_status alloc_outputs(const ir_graph *g, const ir_node *n, const plan_step *ps,
+/* Put a CPU output in its arena slot; false when it has none or is too big. */
+static bool arena_place(const run_values *rv, int v, accel_tensor *t)
+{
+	int64_t n = tensor_numel(t);
+	size_t es = accel_dtype_size(t->dtype);
+
+	if (!rv->arena || v < 0 || rv->ap->offset[v] < 0 || n < 0 || !es ||
+	    (uint64_t)n > rv->ap->slot_bytes[v] / es)
+		return false;
+	t->data = rv->arena + rv->ap->offset[v];
+	t->nbytes = (size_t)n * es;
+	t->owns_data = false;
+	return true;
+}
+
+static accel_status alloc_outputs(const run_values *rv, const ir_node *n, const plan_step *ps,
 				  accel_tensor **out)
 {
+	const ir_graph *g = rv->g;
+
 	for (int i = 0; i < n->n_outputs; i++) {
 		char buf[96];
 
@@ -351,8 +387,10 @@ static accel_status alloc_outputs(const ir_graph *g, const ir_node *n, const pla
 					    g->values[n->outputs[i]].name,
 					    accel_dtype_name(out[i]->dtype),
 					    tensor_shape_str(out[i], buf, sizeof(buf)));
-		ACCEL_TRY(ps->device ? backend_tensor_alloc(ps->device, out[i])
-				     : tensor_alloc_uninit(out[i]));
+		if (ps->device)
+			ACCEL_TRY(backend_tensor_alloc(ps->device, out[i]));
+		else if (!arena_place(rv, n->outputs[i], out[i]))
+			ACCEL_TRY(tensor_alloc_uninit(out[i]));
 	}
 	return NULL;
 }
@@ -383,7 +421,7 @@ static accel_status run_step(run_values *rv, const plan_step *ps, threadpool *po
 	if (!st && ps->device && outputs_computed(out, n->n_outputs))
 		goto store; /* the schema computed the values (shape arithmetic) */
 	if (!st)
-		st = alloc_outputs(g, n, ps, out);
+		st = alloc_outputs(rv, n, ps, out);
 	if (!st && ps->device)
 		st = ps->device->ops->exec(ps->device->impl, n, ps->state, in, on_host,
 					   n->n_inputs, out, n->n_outputs);
@@ -443,6 +481,42 @@ struct accel_request {
 	bool done, taken;
 };
 
+/* A block for a request's planned intermediates: a spare one, or new. */
+static char *arena_get(accel_session *s)
+{
+	char *b = NULL;
+	size_t bytes = (size_t)s->arena->arena_bytes;
+
+	if (!bytes)
+		return NULL;
+	pthread_mutex_lock(&s->arena_lock);
+	if (s->n_arena_spare)
+		b = s->arena_spare[--s->n_arena_spare];
+	pthread_mutex_unlock(&s->arena_lock);
+	if (!b) {
+		b = aligned_alloc(TENSOR_ALIGN, (bytes + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN);
+#ifdef ACCEL_POISON_UNINIT
+		/* sanitizer builds: an output a kernel leaves unwritten shows */
+		if (b)
+			memset(b, 0xA5, bytes);
+#endif
+	}
+	return b; /* NULL: every value is allocated per step instead */
+}
+
+static void arena_put(accel_session *s, char *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&s->arena_lock);
+	if (s->n_arena_spare < ARENA_SPARES) {
+		s->arena_spare[s->n_arena_spare++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&s->arena_lock);
+	free(b);
+}
+
 static void free_values(run_values *rv)
 {
 	if (rv->host && rv->dev)
@@ -451,6 +525,14 @@ static void free_values(run_values *rv)
 	free(rv->host);
 	free(rv->dev);
 	rv->host = rv->dev = NULL;
+}
+
+/* Values first (nothing then points into the arena), then the arena. */
+static void request_free_values(accel_request *r)
+{
+	free_values(&r->rv);
+	arena_put(r->s, r->rv.arena);
+	r->rv.arena = NULL;
 }
 
 /* Pipeline callback, on a device worker: run steps [first, first+count). */
@@ -508,7 +590,7 @@ static void request_done(void *ctx, pipeline_req *pr)
 		}
 		r->status = status_annotate(r->status, "model '%s'", s->model->name);
 	}
-	free_values(&r->rv);
+	request_free_values(r);
 	mark_done(r);
 }
 
@@ -516,7 +598,7 @@ static void request_destroy(accel_request *r)
 {
 	const ir_graph *g = r->s->model->graph;
 
-	free_values(&r->rv);
+	request_free_values(r);
 	for (int i = 0; r->outputs && i < g->n_outputs; i++)
 		accel_tensor_release(r->outputs[i]);
 	free(r->outputs);
@@ -576,6 +658,8 @@ static accel_status submit_direct(accel_session *s, const accel_named_tensor *in
 	accel_status st;
 
 	ACCEL_TRY(request_new(s, true, hold_ref, &r));
+	r->rv.ap = s->arena;
+	r->rv.arena = arena_get(s);
 	st = bind_inputs(s->model->graph, inputs, input_count, r->rv.host);
 	if (st) {
 		request_destroy(r);
@@ -677,7 +761,7 @@ ACCEL_API accel_status accel_session_submit(accel_session *s, const accel_named_
 	/* check the inputs here, so a bad one fails its own submit */
 	ACCEL_TRY(request_new(s, true, true, &r));
 	st = bind_inputs(s->model->graph, inputs, input_count, r->rv.host);
-	free_values(&r->rv);
+	request_free_values(r);
 	if (!st)
 		st = batcher_submit(s->batch, inputs, input_count,
 				    (size_t)s->model->graph->n_outputs, &r->ticket);
@@ -797,6 +881,17 @@ ACCEL_API accel_status accel_session_run(accel_session *s, const accel_named_ten
 		st = hand_outputs(r, out_outputs, output_count);
 	accel_request_free(r);
 	return st;
+}
+
+ACCEL_API accel_status accel_session_memory_plan(const accel_session *s, accel_memory_plan *out)
+{
+	if (!s || !out)
+		return status_invalid("accel_session_memory_plan: NULL argument");
+	out->arena_bytes = s->arena->arena_bytes;
+	out->planned_bytes = s->arena->planned_bytes;
+	out->planned_values = s->arena->planned;
+	out->in_place = s->arena->in_place;
+	return NULL;
 }
 
 ACCEL_API size_t accel_session_device_count(const accel_session *s)

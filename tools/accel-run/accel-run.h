@@ -77,6 +77,7 @@ struct run_report {
 	double load_ms, first_run_ms;
 	bool timed;
 	struct latency_stats stats;
+	accel_memory_plan memory;	 /* the session's arena */
 	accel_device_activity *activity; /* per device the plan uses */
 	size_t n_activity;
 };

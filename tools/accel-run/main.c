@@ -599,6 +599,8 @@ static int run_model(accel_model *model, struct run_report *r)
 		rc = time_loop(session, named, r->n_inputs, r->n_outputs, r);
 	if (!rc)
 		collect_activity(session, r);
+	if (session)
+		accel_status_free(accel_session_memory_plan(session, &r->memory));
 	accel_session_release(session);
 	free(named);
 	return rc;

@@ -179,6 +179,9 @@ void report_text(const struct run_report *r)
 	}
 	printf("first run: %.4g ms\n", r->first_run_ms);
 	printf("peak memory: %.1f MiB (process peak RSS)\n", peak_rss_mib());
+	printf("memory plan: %.1f MiB arena for %.1f MiB of intermediates (%u values, %u in place)\n",
+	       r->memory.arena_bytes / 1048576.0, r->memory.planned_bytes / 1048576.0,
+	       r->memory.planned_values, r->memory.in_place);
 	if (!r->timed)
 		return;
 	printf("latency (ms, %d iterations after %d warm-up): min %.4g  median %.4g  p90 %.4g  p99 %.4g  max %.4g  mean %.4g\n",
@@ -293,6 +296,10 @@ void report_json(const struct run_report *r)
 	json_num(r->first_run_ms);
 	printf(", \"peak_rss_mib\": ");
 	json_num(peak_rss_mib());
+	printf(", \"memory_plan\": {\"arena_bytes\": %llu, \"planned_bytes\": %llu, \"planned_values\": %u, \"in_place\": %u}",
+	       (unsigned long long)r->memory.arena_bytes,
+	       (unsigned long long)r->memory.planned_bytes, r->memory.planned_values,
+	       r->memory.in_place);
 	printf(", ");
 	json_inputs(r);
 	printf(", ");

@@ -335,6 +335,21 @@ ACCEL_API accel_status accel_session_device_activity(const accel_session *sessio
 						     size_t index,
 						     accel_device_activity *out);
 
+/*
+ * The session's memory plan (sched/arena.h): intermediates the CPU
+ * produces with shapes known at load time share one block per request,
+ * laid out by lifetime, elementwise results written over dying inputs.
+ */
+typedef struct accel_memory_plan {
+	uint64_t arena_bytes;	/* one request's block */
+	uint64_t planned_bytes; /* the planned values' sizes, summed */
+	uint32_t planned_values;
+	uint32_t in_place;	/* of which written over their input */
+} accel_memory_plan;
+
+ACCEL_API accel_status accel_session_memory_plan(const accel_session *session,
+						 accel_memory_plan *out);
+
 /* Where each step of a session's plan runs, and why (accel-run --explain). */
 typedef struct accel_node_placement {
 	const char *node_name;
