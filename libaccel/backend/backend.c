@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* backend.c - discovery across backends and host<->device tensor moves. */
 #include "backend/backend.h"
+#include "backend/devmem.h"
 #include "core/hostmem.h"
 
 #include <stdlib.h>
@@ -28,30 +29,58 @@ static const discover_fn discoverers[] = {
 
 accel_status backend_discover_all(backend_device **devs, size_t *count)
 {
-	for (size_t i = 0; i < sizeof(discoverers) / sizeof(discoverers[0]); i++)
-		if (discoverers[i])
-			ACCEL_TRY(discoverers[i](devs, count));
+	for (size_t i = 0; i < sizeof(discoverers) / sizeof(discoverers[0]); i++) {
+		size_t first = *count;
+
+		if (!discoverers[i])
+			continue;
+		ACCEL_TRY(discoverers[i](devs, count));
+		for (size_t k = first; k < *count; k++)
+			backend_device_attach_cache(&(*devs)[k]);
+	}
 	return NULL;
+}
+
+void backend_device_attach_cache(backend_device *d)
+{
+	const char *off = getenv("ACCEL_NO_DEVMEM_CACHE");
+
+	d->devmem = NULL;
+	if (off && *off && strcmp(off, "0"))
+		return;
+	accel_status_free(devmem_create(d->ops, d->impl, NULL, &d->devmem));
+}
+
+void backend_device_detach_cache(backend_device *d)
+{
+	devmem_destroy(d->devmem);
+	d->devmem = NULL;
 }
 
 static void device_free(void *ctx, void *mem)
 {
 	const backend_device *d = ctx;
 
-	if (mem)
+	if (!mem)
+		return;
+	if (d->devmem)
+		devmem_free(d->devmem, mem);
+	else
 		d->ops->free(d->impl, mem);
 }
 
 accel_status backend_tensor_alloc(const backend_device *d, accel_tensor *t)
 {
 	int64_t n = tensor_numel(t);
-	size_t es = accel_dtype_size(t->dtype);
+	size_t es = accel_dtype_size(t->dtype), bytes;
 	void *mem = NULL;
 
 	if (n < 0 || !es)
 		return status_error(ACCEL_INTERNAL, "device tensor of unknown shape or type");
 	t->nbytes = (size_t)n * es;
-	ACCEL_TRY(status_annotate(d->ops->alloc(d->impl, t->nbytes ? t->nbytes : 1, &mem),
+	bytes = t->nbytes ? t->nbytes : 1;
+	ACCEL_TRY(status_annotate(d->devmem ? devmem_alloc(d->devmem, bytes, &mem)
+					    : d->ops->alloc(d->impl, bytes, &mem),
 				  "%s: allocating %zu bytes", d->name, t->nbytes));
 	t->data = mem;
 	t->on_device = true;
@@ -70,7 +99,11 @@ accel_status backend_tensor_upload(const backend_device *d, const accel_tensor *
 	ACCEL_TRY(tensor_new_shape(host->dtype, host->rank, host->dims, &t));
 	st = backend_tensor_alloc(d, t);
 	if (!st && host->nbytes)
-		st = status_annotate(d->ops->upload(d->impl, t->data, host->data, host->nbytes),
+		st = status_annotate(d->ops->upload_async
+					     ? d->ops->upload_async(d->impl, t->data,
+								    (accel_tensor *)host)
+					     : d->ops->upload(d->impl, t->data, host->data,
+							      host->nbytes),
 				     "%s: upload of %zu bytes", d->name, host->nbytes);
 	if (st) {
 		accel_tensor_release(t);

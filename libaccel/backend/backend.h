@@ -39,6 +39,11 @@ typedef struct backend_ops {
 	 * ("0000:3B:00.0"), or NULL; the context matches it to the DRM
 	 * topology (backend/topology.h) for the device's NUMA node. */
 	const char *(*pci_bus_id)(void *impl);
+	/* Optional (NULL: upload is used): enqueue the copy of |host|'s bytes
+	 * into |mem| and return. The device runs it before any work enqueued
+	 * after it; on success the backend holds a reference to |host| until
+	 * a finish() (or destroy) has seen the copy complete. */
+	accel_status (*upload_async)(void *impl, void *mem, accel_tensor *host);
 } backend_ops;
 
 /* A discovered device: the backend's table and its own handle. */
@@ -52,6 +57,9 @@ typedef struct backend_device {
 	 * |host_node|: the NUMA node to put it on, -1 for any. */
 	struct hostmem *hostmem;
 	int host_node;
+	/* Freed device buffers kept for reuse (backend/devmem.h), or NULL:
+	 * device tensors are allocated and freed on the device itself. */
+	struct devmem *devmem;
 } backend_device;
 
 /*
@@ -59,6 +67,16 @@ typedef struct backend_device {
  * array of *count entries). A backend whose runtime is missing adds none.
  */
 accel_status backend_discover_all(backend_device **devs, size_t *count);
+
+/*
+ * Give |d| a cache of freed device buffers (backend/devmem.h) unless
+ * ACCEL_NO_DEVMEM_CACHE=1; discovery does it for every device. Without
+ * memory for one the device simply has none.
+ */
+void backend_device_attach_cache(backend_device *d);
+/* Return the cached buffers to the device and drop the cache: before the
+ * device is destroyed, once no device tensor of it is left. */
+void backend_device_detach_cache(backend_device *d);
 
 /*
  * Why a compiled-in backend offers no device, for accel-run --list-devices:

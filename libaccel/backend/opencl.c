@@ -41,6 +41,11 @@ static accel_status cl_upload(void *impl, void *mem, const void *src, size_t byt
 	return ocl_upload(impl, mem, src, bytes);
 }
 
+static accel_status cl_upload_async(void *impl, void *mem, accel_tensor *host)
+{
+	return ocl_upload_async(impl, mem, host);
+}
+
 static accel_status cl_download(void *impl, void *dst, void *mem, size_t bytes)
 {
 	return ocl_download(impl, dst, mem, bytes);
@@ -82,6 +87,7 @@ static const backend_ops opencl_ops = {
 	.exec = cl_exec,
 	.finish = cl_finish,
 	.pci_bus_id = cl_pci_bus_id,
+	.upload_async = cl_upload_async,
 };
 
 accel_status backend_opencl_discover(backend_device **devs, size_t *count)

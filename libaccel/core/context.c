@@ -42,6 +42,7 @@ static accel_status add_backend_devices(accel_context *c)
 		for (size_t i = 0; i < n; i++) {
 			if (!found[i].ops)
 				continue;
+			backend_device_detach_cache(&found[i]);
 			found[i].ops->destroy(found[i].impl);
 			free(found[i].name);
 		}
@@ -152,6 +153,8 @@ ACCEL_API void accel_context_release(accel_context *c)
 	for (size_t i = 0; i < c->n_devices; i++) {
 		backend_device *b = &c->devices[i]->backend;
 
+		/* the cached buffers go back while the device is there */
+		backend_device_detach_cache(b);
 		if (b->ops)
 			b->ops->destroy(b->impl);
 		free(b->name);

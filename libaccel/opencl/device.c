@@ -148,6 +148,8 @@ static accel_status device_new(cl_platform_id plat, cl_device_id id,
 	}
 	read_pci(dev);
 	pthread_mutex_init(&dev->lock, NULL);
+	pthread_mutex_init(&dev->pending_lock, NULL);
+	ocl_check_init(dev);
 	*out = dev;
 	return NULL;
 }
@@ -249,6 +251,9 @@ void ocl_device_destroy(ocl_device *dev)
 	if (!dev)
 		return;
 	clFinish(dev->queue);
+	ocl_pending_release(dev, UINT64_MAX);
+	free(dev->pending);
+	pthread_mutex_destroy(&dev->pending_lock);
 	while (dev->kernels) {
 		ocl_kernel_entry *k = dev->kernels;
 
@@ -264,6 +269,7 @@ void ocl_device_destroy(ocl_device *dev)
 		clReleaseProgram(p->prog);
 		free(p);
 	}
+	ocl_check_fini(dev);
 	clReleaseCommandQueue(dev->queue);
 	clReleaseContext(dev->ctx);
 	pthread_mutex_destroy(&dev->lock);
@@ -282,7 +288,11 @@ const char *ocl_device_pci_bus_id(const ocl_device *dev)
 
 accel_status ocl_finish(ocl_device *dev)
 {
+	uint64_t mark = ocl_pending_mark(dev);
+
 	OCL_CALL("clFinish", clFinish(dev->queue));
+	/* the uploads enqueued before clFinish are done: drop their hosts */
+	ocl_pending_release(dev, mark);
 	return NULL;
 }
 

@@ -130,6 +130,8 @@ accel_status ocl_exec(ocl_device *dev, const ir_node *n, void *state,
 		if (in[i] && (st = ocl_check_size(in[i])))
 			return st;
 	st = op->exec(&c);
+	/* the error word of index kernels, if this exec took it */
+	st = ocl_check_end(&c, st);
 	for (int i = 0; i < c.n_temps; i++)
 		clReleaseMemObject(c.temps[i]);
 	return st;

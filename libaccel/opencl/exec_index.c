@@ -8,12 +8,14 @@
  * Scatters keep the CPU's order of updates: every work-item owns a set of
  * output elements no other work-item writes and applies its updates to
  * them in index order, so duplicate indices give the CPU's answer and no
- * atomics are needed. Out-of-range indices are skipped (scatters) or read
- * as 0 (gathers): a kernel cannot fail the run for one element, where the
- * CPU reports them as errors.
+ * atomics are needed. An out-of-range index is reported through the
+ * device's error word (check.c), which fails the exec with the input, the
+ * value and the allowed range, as on the CPU; the kernel meanwhile skips
+ * it (scatters) or reads 0 (gathers), so the output is still defined.
  */
 #include "opencl/internal.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -80,13 +82,22 @@ static void scatter_name(char *buf, size_t len, const char *kind, const ir_node 
 		snprintf(buf, len, "scatter_%s_%s_%s", kind, red, ocl_type_sfx(dt));
 }
 
+static accel_status bad_scatter_el(ocl_ctx *c, int input, int64_t pos, int64_t value)
+{
+	int64_t ax = ir_attr_int(c->node, "axis", 0);
+
+	if (ax < 0)
+		ax += c->in[0]->rank;
+	return ocl_bad_index(c, input, "indices", pos, value, c->in[0]->dims[ax], true);
+}
+
 static accel_status exec_scatter_el(ocl_ctx *c)
 {
 	const accel_tensor *x = c->in[0], *idx = c->in[1], *u = c->in[2];
 	int64_t ax = ir_attr_int(c->node, "axis", 0), st[ACCEL_MAX_RANK];
 	cl_int rank = x->rank, axis, axis_dim, nfib;
 	cl_int8 idims = { { 0 } }, ys = { { 0 } };
-	cl_mem xm, im, um, ym = ocl_out_mem(c, 0);
+	cl_mem xm, im, um, em, ym = ocl_out_mem(c, 0);
 	char name[48];
 
 	if (ax < 0)
@@ -112,11 +123,24 @@ static accel_status exec_scatter_el(ocl_ctx *c)
 	}
 	ACCEL_TRY(ocl_in_mem(c, 1, &im));
 	ACCEL_TRY(ocl_in_mem(c, 2, &um));
+	ACCEL_TRY(ocl_check_word_range(c, 1, axis_dim, bad_scatter_el, &em));
 	scatter_name(name, sizeof(name), "el", c->node, x->dtype);
 	strcat(name, idx->dtype == ACCEL_DTYPE_I64 ? "_i64" : "_i32");
 	return OCL_LAUNCH_1D(c->dev, ocl_src_index, name, (size_t)nfib, OA(ym), OA(im),
 			     OA(um), OA(nfib), OA(rank), OA(idims), OA(ys), OA(axis),
-			     OA(axis_dim));
+			     OA(axis_dim), OA(em));
+}
+
+/* ScatterND and GatherND: component pos % q of a tuple indexes axis
+ * batch_dims + pos % q of 'data'. */
+static accel_status bad_nd(ocl_ctx *c, int input, int64_t pos, int64_t value)
+{
+	const accel_tensor *idx = c->in[input];
+	int64_t b = ir_attr_int(c->node, "batch_dims", 0);
+	int64_t q = idx->dims[idx->rank - 1];
+
+	return ocl_bad_index(c, input, "indices", pos, value,
+			     c->in[0]->dims[b + pos % q], true);
 }
 
 static accel_status exec_scatter_nd(ocl_ctx *c)
@@ -125,7 +149,7 @@ static accel_status exec_scatter_nd(ocl_ctx *c)
 	int64_t st[ACCEL_MAX_RANK], q, ntup = 1, inner = 1;
 	cl_int8 xd = { { 0 } }, xs = { { 0 } };
 	cl_int cq, cntup, cinner;
-	cl_mem xm, im, um, ym = ocl_out_mem(c, 0);
+	cl_mem xm, im, um, em, ym = ocl_out_mem(c, 0);
 	char name[48];
 
 	if (idx->rank < 1)
@@ -156,9 +180,11 @@ static accel_status exec_scatter_nd(ocl_ctx *c)
 	cinner = (cl_int)inner;
 	ACCEL_TRY(ocl_in_mem(c, 1, &im));
 	ACCEL_TRY(ocl_in_mem(c, 2, &um));
+	ACCEL_TRY(ocl_check_word(c, bad_nd, &em));
 	scatter_name(name, sizeof(name), "nd", c->node, x->dtype);
 	return OCL_LAUNCH_1D(c->dev, ocl_src_index, name, (size_t)inner, OA(ym), OA(im),
-			     OA(um), OA(cntup), OA(cq), OA(cinner), OA(xd), OA(xs));
+			     OA(um), OA(cntup), OA(cq), OA(cinner), OA(xd), OA(xs),
+			     OA(em));
 }
 
 /* ---- TensorScatter (a KV-cache update) ---- */
@@ -173,6 +199,22 @@ static bool check_tscatter(const ir_node *n, accel_tensor *const *in, int n_in)
 	return !strcmp(mode, "linear") || !strcmp(mode, "circular");
 }
 
+/* Linear mode: write_indices[b] + seq must stay inside the cache. */
+static accel_status bad_tscatter(ocl_ctx *c, int input, int64_t pos, int64_t value)
+{
+	int64_t ax = ir_attr_int(c->node, "axis", -2);
+	int64_t max_len, seq;
+
+	if (ax < 0)
+		ax += c->in[0]->rank;
+	max_len = c->in[0]->dims[ax];
+	seq = c->in[1]->dims[ax];
+	return status_invalid("input 'write_indices': %" PRId64 " at [%" PRId64 "] writes positions %"
+			      PRId64 "..%" PRId64 ", outside a cache of %" PRId64
+			      " (allowed 0..%" PRId64 ")",
+			      value, pos, value, value + seq - 1, max_len, max_len - seq);
+}
+
 static accel_status exec_tscatter(ocl_ctx *c)
 {
 	const accel_tensor *x = c->in[0], *u = c->in[1];
@@ -180,7 +222,7 @@ static accel_status exec_tscatter(ocl_ctx *c)
 	cl_int circular = !strcmp(ir_attr_string(c->node, "mode", "linear"), "circular");
 	cl_int n = (cl_int)tensor_numel(u), seq, inner = 1, max_len, bb;
 	cl_int has_w = c->n_in > 2 && c->in[2];
-	cl_mem xm, um, wm, ym = ocl_out_mem(c, 0);
+	cl_mem xm, um, wm, em, ym = ocl_out_mem(c, 0);
 	char name[24];
 
 	if (ax < 0)
@@ -209,10 +251,15 @@ static accel_status exec_tscatter(ocl_ctx *c)
 	wm = um;
 	if (has_w)
 		ACCEL_TRY(ocl_in_mem(c, 2, &wm));
+	/* only write_indices can be bad (seq <= max_len, by the schema), and
+	 * not when circular: else the kernel never touches |em| */
+	em = um;
+	if (has_w && !circular)
+		ACCEL_TRY(ocl_check_word(c, bad_tscatter, &em));
 	snprintf(name, sizeof(name), "tscatter_%zu", elem_bits(x->dtype));
 	return OCL_LAUNCH_1D(c->dev, ocl_src_index, name, (size_t)n, OA(ym), OA(um),
 			     OA(wm), OA(has_w), OA(n), OA(seq), OA(inner), OA(max_len),
-			     OA(bb), OA(circular));
+			     OA(bb), OA(circular), OA(em));
 }
 
 /* ---- MaxUnpool ---- */
@@ -224,7 +271,8 @@ static bool check_unpool(const ir_node *n, accel_tensor *const *in, int n_in)
 	       (n_in < 3 || !in[2] || ocl_is(in[2], ACCEL_DTYPE_I64));
 }
 
-static accel_status exec_unpool(ocl_ctx *c)
+/* The unpooled shape (before output_shape pads it) and its element count. */
+static accel_status unpooled_shape(ocl_ctx *c, int64_t *ish, int64_t *total)
 {
 	const accel_tensor *x = c->in[0], *y = c->out[0];
 	size_t nk = 0, ns = 0, np = 0;
@@ -232,32 +280,55 @@ static accel_status exec_unpool(ocl_ctx *c)
 	const int64_t *s = ir_attr_ints(c->node, "strides", &ns);
 	const int64_t *p = ir_attr_ints(c->node, "pads", &np);
 	int nsp = x->rank - 2;
-	int64_t ost[ACCEL_MAX_RANK];
+
+	if (!k || (int)nk != nsp || (s && (int)ns != nsp) || (p && (int)np != 2 * nsp) ||
+	    y->rank != x->rank)
+		return status_invalid("MaxUnpool: 'kernel_shape', 'strides' and 'pads' must match the %d spatial axes",
+				      nsp);
+	*total = 1;
+	for (int d = 0; d < x->rank; d++) {
+		ish[d] = d < 2 ? x->dims[d] :
+			 (x->dims[d] - 1) * (s ? s[d - 2] : 1) + k[d - 2] -
+				 (p ? p[d - 2] + p[d - 2 + nsp] : 0);
+		if (ish[d] > y->dims[d])
+			return status_invalid("MaxUnpool: 'output_shape' is smaller than the unpooled shape");
+		*total *= ish[d];
+	}
+	return NULL;
+}
+
+static accel_status bad_unpool(ocl_ctx *c, int input, int64_t pos, int64_t value)
+{
+	int64_t ish[ACCEL_MAX_RANK], total;
+	char at[160];
+
+	ACCEL_TRY(unpooled_shape(c, ish, &total));
+	ocl_index_pos(c->in[input], pos, at, sizeof(at));
+	return status_invalid("input 'I': index %" PRId64 " at %s is outside the unpooled %" PRId64
+			      " elements (allowed 0..%" PRId64 ")",
+			      value, at, total, total - 1);
+}
+
+static accel_status exec_unpool(ocl_ctx *c)
+{
+	const accel_tensor *x = c->in[0], *y = c->out[0];
+	int64_t ost[ACCEL_MAX_RANK], sh[ACCEL_MAX_RANK], total64;
 	cl_int n = (cl_int)tensor_numel(x), ny = (cl_int)tensor_numel(y), rank = x->rank;
 	cl_int8 ish = { { 0 } }, os = { { 0 } };
-	cl_long total = 1;
+	cl_long total;
 	cl_ulong zero = 0;
 	size_t es = accel_dtype_size(x->dtype);
-	cl_mem xm, im, ym = ocl_out_mem(c, 0);
+	cl_mem xm, im, em, ym = ocl_out_mem(c, 0);
 	char name[24];
 
 	if (tensor_numel(c->in[1]) != n)
 		return status_invalid("MaxUnpool: input 'I' must have one index per element of 'X'");
-	if (!k || (int)nk != nsp || (s && (int)ns != nsp) || (p && (int)np != 2 * nsp) ||
-	    y->rank != rank)
-		return status_invalid("MaxUnpool: 'kernel_shape', 'strides' and 'pads' must match the %d spatial axes",
-				      nsp);
+	ACCEL_TRY(unpooled_shape(c, sh, &total64));
+	total = (cl_long)total64;
 	dims_strides(rank, y->dims, ost);
 	for (int d = 0; d < rank; d++) {
-		int64_t v = d < 2 ? x->dims[d] :
-			    (x->dims[d] - 1) * (s ? s[d - 2] : 1) + k[d - 2] -
-				    (p ? p[d - 2] + p[d - 2 + nsp] : 0);
-
-		if (v > y->dims[d])
-			return status_invalid("MaxUnpool: 'output_shape' is smaller than the unpooled shape");
-		ish.s[d] = (cl_int)v;
+		ish.s[d] = (cl_int)sh[d];
 		os.s[d] = (cl_int)ost[d];
-		total *= v;
 	}
 	if (!ny)
 		return NULL;
@@ -268,9 +339,10 @@ static accel_status exec_unpool(ocl_ctx *c)
 		return NULL;
 	ACCEL_TRY(ocl_in_mem(c, 0, &xm));
 	ACCEL_TRY(ocl_in_mem(c, 1, &im));
+	ACCEL_TRY(ocl_check_word(c, bad_unpool, &em));
 	snprintf(name, sizeof(name), "maxunpool_%zu", es * 8);
 	return OCL_LAUNCH_1D(c->dev, ocl_src_index, name, (size_t)n, OA(ym), OA(xm),
-			     OA(im), OA(n), OA(rank), OA(ish), OA(os), OA(total));
+			     OA(im), OA(n), OA(rank), OA(ish), OA(os), OA(total), OA(em));
 }
 
 /* ---- GatherND ---- */
@@ -287,7 +359,7 @@ static accel_status exec_gather_nd(ocl_ctx *c)
 	int64_t q, per = 1, inner = 1, xbatch = 1;
 	cl_int8 xd = { { 0 } }, xs = { { 0 } };
 	cl_int n = (cl_int)tensor_numel(y), cq, cper, cinner, cxb;
-	cl_mem xm, im, ym = ocl_out_mem(c, 0);
+	cl_mem xm, im, em, ym = ocl_out_mem(c, 0);
 	char name[24];
 
 	if (idx->rank < 1 || b < 0 || b >= idx->rank || b > x->rank)
@@ -316,10 +388,11 @@ static accel_status exec_gather_nd(ocl_ctx *c)
 	cxb = (cl_int)xbatch;
 	ACCEL_TRY(ocl_in_mem(c, 0, &xm));
 	ACCEL_TRY(ocl_in_mem(c, 1, &im));
+	ACCEL_TRY(ocl_check_word(c, bad_nd, &em));
 	snprintf(name, sizeof(name), "gather_nd_%zu", elem_bits(x->dtype));
 	return OCL_LAUNCH_1D(c->dev, ocl_src_index, name, (size_t)n, OA(ym), OA(xm),
 			     OA(im), OA(n), OA(cq), OA(cinner), OA(cper), OA(cxb),
-			     OA(xd), OA(xs));
+			     OA(xd), OA(xs), OA(em));
 }
 
 /* ---- TopK ---- */
@@ -352,7 +425,8 @@ static accel_status exec_topk(ocl_ctx *c)
 		return status_invalid("TopK: axis out of range for rank %d", x->rank);
 	L = (cl_int)x->dims[ax];
 	if (k64 < 0 || k64 > L)
-		return status_invalid("TopK: k = %lld for an axis of %d", (long long)k64, L);
+		return status_invalid("TopK: input 'K': k = %lld is out of range for an axis of %d (allowed 0..%d)",
+				      (long long)k64, L, L);
 	K = (cl_int)k64;
 	for (int d = (int)ax + 1; d < x->rank; d++)
 		inner *= (cl_int)x->dims[d];
@@ -419,13 +493,22 @@ static bool check_revseq(const ir_node *n, accel_tensor *const *in, int n_in)
 	       ((t == 0 && b == 1) || (t == 1 && b == 0));
 }
 
+static accel_status bad_revseq(ocl_ctx *c, int input, int64_t pos, int64_t value)
+{
+	int64_t nt = c->in[0]->dims[ir_attr_int(c->node, "time_axis", 0) ? 1 : 0];
+
+	return status_invalid("input 'sequence_lens': length %" PRId64 " at [%" PRId64
+			      "] is out of range for a time axis of %" PRId64 " (allowed 0..%" PRId64 ")",
+			      value, pos, nt, nt);
+}
+
 static accel_status exec_revseq(ocl_ctx *c)
 {
 	const accel_tensor *x = c->in[0];
 	cl_int tax = (cl_int)ir_attr_int(c->node, "time_axis", 0);
 	cl_int n = (cl_int)tensor_numel(x), d1 = (cl_int)x->dims[1], inner = 1;
 	cl_int nt = (cl_int)x->dims[tax];
-	cl_mem xm, lm, ym = ocl_out_mem(c, 0);
+	cl_mem xm, lm, em, ym = ocl_out_mem(c, 0);
 	char name[16];
 
 	if (tensor_numel(c->in[1]) != x->dims[1 - tax])
@@ -438,9 +521,10 @@ static accel_status exec_revseq(ocl_ctx *c)
 		return NULL;
 	ACCEL_TRY(ocl_in_mem(c, 0, &xm));
 	ACCEL_TRY(ocl_in_mem(c, 1, &lm));
+	ACCEL_TRY(ocl_check_word(c, bad_revseq, &em));
 	snprintf(name, sizeof(name), "revseq_%zu", elem_bits(x->dtype));
 	return OCL_LAUNCH_1D(c->dev, ocl_src_index, name, (size_t)n, OA(ym), OA(xm),
-			     OA(lm), OA(n), OA(d1), OA(inner), OA(tax), OA(nt));
+			     OA(lm), OA(n), OA(d1), OA(inner), OA(tax), OA(nt), OA(em));
 }
 
 /* ---- ConstantOfShape, Range, EyeLike ---- */

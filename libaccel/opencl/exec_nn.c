@@ -631,6 +631,12 @@ static bool check_loss(const ir_node *n, accel_tensor *const *in, int n_in)
 	return true;
 }
 
+/* A target class outside [0, C) that is not ignore_index. */
+static accel_status bad_target(ocl_ctx *c, int input, int64_t pos, int64_t value)
+{
+	return ocl_bad_index(c, input, "target", pos, value, c->in[0]->dims[1], false);
+}
+
 static accel_status exec_loss(ocl_ctx *c)
 {
 	const accel_tensor *x = c->in[0];
@@ -639,7 +645,7 @@ static accel_status exec_loss(ocl_ctx *c)
 	cl_int N = (cl_int)x->dims[0], C = (cl_int)x->dims[1], D, cnt;
 	cl_int has_w = c->n_in > 2 && c->in[2], has_ii = iia != NULL, want_logp;
 	cl_long ii = iia ? iia->i : 0;
-	cl_mem xm, tm, wm, lm, ewm, pm, ym = ocl_out_mem(c, 0);
+	cl_mem xm, tm, wm, lm, ewm, pm, em, ym = ocl_out_mem(c, 0);
 	int red;
 	char name[24];
 
@@ -664,11 +670,13 @@ static accel_status exec_loss(ocl_ctx *c)
 		ACCEL_TRY(ocl_scratch(c, sizeof(cl_float) * (size_t)(cnt ? cnt : 1), &lm));
 	ACCEL_TRY(ocl_scratch(c, sizeof(cl_float) * (size_t)(cnt ? cnt : 1), &ewm));
 	snprintf(name, sizeof(name), "loss_elem_%s", ocl_type_sfx(c->in[1]->dtype));
-	if (cnt)
+	if (cnt) {
+		ACCEL_TRY(ocl_check_word(c, bad_target, &em));
 		ACCEL_TRY(OCL_LAUNCH_1D(c->dev, ocl_src_nn, name, (size_t)cnt, OA(lm),
 					OA(ewm), OA(xm), OA(tm), OA(wm), OA(has_w),
 					OA(has_ii), OA(ii), OA(N), OA(C), OA(D), OA(softmax),
-					OA(pm), OA(want_logp)));
+					OA(pm), OA(want_logp), OA(em)));
+	}
 	if (!red)
 		return NULL;
 	return OCL_LAUNCH_1D(c->dev, ocl_src_nn, "loss_sum_f32", 1, OA(ym), OA(lm),

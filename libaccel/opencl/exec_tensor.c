@@ -168,6 +168,16 @@ static accel_status exec_trilu(ocl_ctx *c)
 
 static bool check_gather(const ir_node *n, accel_tensor *const *in, int n_in);
 
+/* Gather and GatherElements: 'indices' against the axis of 'data'. */
+static accel_status bad_gather(ocl_ctx *c, int input, int64_t pos, int64_t value)
+{
+	int64_t ax = ir_attr_int(c->node, "axis", 0);
+
+	if (ax < 0)
+		ax += c->in[0]->rank;
+	return ocl_bad_index(c, input, "indices", pos, value, c->in[0]->dims[ax], true);
+}
+
 static bool check_gather_el(const ir_node *n, accel_tensor *const *in, int n_in)
 {
 	return check_gather(n, in, n_in);
@@ -179,7 +189,7 @@ static accel_status exec_gather_el(ocl_ctx *c)
 	int64_t ax = ir_attr_int(c->node, "axis", 0), st[ACCEL_MAX_RANK];
 	cl_int n = (cl_int)tensor_numel(y), rank = y->rank, axis, axis_dim;
 	cl_int8 od = { { 0 } }, xs = { { 0 } };
-	cl_mem xm, im, ym = ocl_out_mem(c, 0);
+	cl_mem xm, im, em, ym = ocl_out_mem(c, 0);
 	char name[32];
 
 	if (ax < 0)
@@ -197,11 +207,12 @@ static accel_status exec_gather_el(ocl_ctx *c)
 	}
 	ACCEL_TRY(ocl_in_mem(c, 0, &xm));
 	ACCEL_TRY(ocl_in_mem(c, 1, &im));
+	ACCEL_TRY(ocl_check_word_range(c, 1, axis_dim, bad_gather, &em));
 	snprintf(name, sizeof(name), "gather_el_%zu_%s", accel_dtype_size(x->dtype) * 8,
 		 idx->dtype == ACCEL_DTYPE_I64 ? "i64" : "i32");
 	return OCL_LAUNCH_1D(c->dev, ocl_src_tensor, name, (size_t)n, OA(ym), OA(xm),
 			     OA(im), OA(n), OA(rank), OA(od), OA(xs), OA(axis),
-			     OA(axis_dim));
+			     OA(axis_dim), OA(em));
 }
 
 /* ---- Shape, Size: computed here, uploaded ---- */
@@ -478,7 +489,7 @@ static accel_status exec_gather(ocl_ctx *c)
 	int64_t ax = ir_attr_int(c->node, "axis", 0);
 	cl_int n = (cl_int)tensor_numel(y), nidx = (cl_int)tensor_numel(idx), inner = 1;
 	cl_int axis_dim;
-	cl_mem xm, im, ym = ocl_out_mem(c, 0);
+	cl_mem xm, im, em, ym = ocl_out_mem(c, 0);
 	char name[32];
 
 	if (ax < 0)
@@ -492,10 +503,11 @@ static accel_status exec_gather(ocl_ctx *c)
 		return NULL;
 	ACCEL_TRY(ocl_in_mem(c, 0, &xm));
 	ACCEL_TRY(ocl_in_mem(c, 1, &im));
+	ACCEL_TRY(ocl_check_word_range(c, 1, axis_dim, bad_gather, &em));
 	snprintf(name, sizeof(name), "gather_%zu_%s", accel_dtype_size(x->dtype) * 8,
 		 idx->dtype == ACCEL_DTYPE_I64 ? "i64" : "i32");
 	return OCL_LAUNCH_1D(c->dev, ocl_src_tensor, name, (size_t)n, OA(ym), OA(xm),
-			     OA(im), OA(n), OA(nidx), OA(inner), OA(axis_dim));
+			     OA(im), OA(n), OA(nidx), OA(inner), OA(axis_dim), OA(em));
 }
 
 /* ---- Pad ---- */

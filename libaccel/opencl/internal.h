@@ -45,6 +45,16 @@ struct ocl_device {
 	ocl_program_entry *programs;
 	ocl_kernel_entry *kernels;
 	atomic_int fail_build, fail_alloc;
+	/* Host tensors of non-blocking uploads (ocl_upload_async), in
+	 * enqueue order, held until a finish has seen their copies done. */
+	pthread_mutex_t pending_lock;
+	struct ocl_pending *pending;
+	size_t n_pending, cap_pending;
+	uint64_t pending_seq; /* the next upload's number */
+	/* The error word of index kernels (check.c), made on first use; an
+	 * exec that passes it holds check_lock until the word is read. */
+	pthread_mutex_t check_lock;
+	cl_mem check_word;
 };
 
 /* "CL_OUT_OF_RESOURCES" etc.; "CL_ERROR(<n>)" for unknown codes. */
@@ -106,6 +116,10 @@ typedef struct ocl_ctx {
 	int n_out;
 	cl_mem temps[OCL_MAX_TEMPS]; /* released after the launch(es) */
 	int n_temps;
+	/* Set by ocl_check_word: the device's error word, held by this exec,
+	 * and what turns a bad index into a status. */
+	cl_mem check;
+	accel_status (*bad)(struct ocl_ctx *c, int input, int64_t pos, int64_t value);
 } ocl_ctx;
 
 /* The cl_mem holding input |i| (uploaded now when it is host data that
@@ -117,9 +131,40 @@ static inline cl_mem ocl_out_mem(ocl_ctx *c, int i)
 {
 	return (cl_mem)c->out[i]->data;
 }
+/* The number the next async upload will get: ocl_finish takes it before
+ * clFinish and then releases the uploads numbered below it. */
+uint64_t ocl_pending_mark(ocl_device *dev);
+void ocl_pending_release(ocl_device *dev, uint64_t below);
 /* Copy |bytes| from src+soff to dst+doff on the device. */
 accel_status ocl_copy(ocl_device *dev, cl_mem src, size_t soff, cl_mem dst,
 		      size_t doff, size_t bytes);
+
+/* ---- bad indices: the error word (check.c) ---- */
+
+/* Turns "element |pos| of input |input| holds |value|, out of range" into
+ * the node's error (ocl_bad_index for the common wording). */
+typedef accel_status (*ocl_bad_fn)(ocl_ctx *c, int input, int64_t pos, int64_t value);
+/* The device's error word for this exec's kernels (their last argument;
+ * kernels call bad_index(err, input + 1, pos)); |bad| describes a hit.
+ * Takes the device's check_lock until ocl_exec reads the word. */
+accel_status ocl_check_word(ocl_ctx *c, ocl_bad_fn bad, cl_mem *out);
+/* The same for an op whose input |input| must lie in [-dim, dim): when it
+ * is a host constant its values are checked here instead (an error now, or
+ * the word passed without a read-back). */
+accel_status ocl_check_word_range(ocl_ctx *c, int input, int64_t dim, ocl_bad_fn bad,
+				  cl_mem *out);
+/* ocl_exec, after the op: read the word (if taken), reset it when set,
+ * release the lock; returns |st|, or the bad-index error when st is NULL. */
+accel_status ocl_check_end(ocl_ctx *c, accel_status st);
+/* Device set-up and teardown of the word (device.c). */
+void ocl_check_init(ocl_device *dev);
+void ocl_check_fini(ocl_device *dev);
+/* "[i, j, k]": flat position |pos| as coordinates in |t|'s shape. */
+void ocl_index_pos(const accel_tensor *t, int64_t pos, char *buf, size_t len);
+/* "input 'indices': index 7 at [0, 2] is out of range for a dimension of
+ * size 5 (allowed -5..4)"; |negative|: negative indices wrap once. */
+accel_status ocl_bad_index(ocl_ctx *c, int input, const char *name, int64_t pos,
+			   int64_t value, int64_t dim, bool negative);
 
 typedef accel_status (*ocl_exec_fn)(ocl_ctx *c);
 /* Extra checks beyond dtype: attributes, ranks. in[i] may be NULL. */

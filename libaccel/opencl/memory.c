@@ -5,6 +5,9 @@
  */
 #include "opencl/internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* Consume one injected fault of |counter|, if any is pending. */
 static bool take_fault(atomic_int *counter)
 {
@@ -58,6 +61,67 @@ accel_status ocl_upload(ocl_device *dev, void *mem, const void *src, size_t byte
 		 clEnqueueWriteBuffer(dev->queue, (cl_mem)mem, CL_TRUE, 0, bytes, src,
 				      0, NULL, NULL));
 	return NULL;
+}
+
+struct ocl_pending {
+	accel_tensor *host;
+	uint64_t seq;
+};
+
+accel_status ocl_upload_async(ocl_device *dev, void *mem, accel_tensor *host)
+{
+	cl_int err;
+
+	if (!host->nbytes)
+		return NULL;
+	/* The enqueue and the append happen under one lock, so an upload on
+	 * the list below a finish's mark was enqueued before its clFinish. */
+	pthread_mutex_lock(&dev->pending_lock);
+	if (dev->n_pending == dev->cap_pending) {
+		size_t cap = dev->cap_pending ? dev->cap_pending * 2 : 16;
+		struct ocl_pending *p = realloc(dev->pending, cap * sizeof(*p));
+
+		if (!p) {
+			pthread_mutex_unlock(&dev->pending_lock);
+			return ocl_upload(dev, mem, host->data, host->nbytes);
+		}
+		dev->pending = p;
+		dev->cap_pending = cap;
+	}
+	err = clEnqueueWriteBuffer(dev->queue, (cl_mem)mem, CL_FALSE, 0, host->nbytes,
+				   host->data, 0, NULL, NULL);
+	if (err != CL_SUCCESS) {
+		pthread_mutex_unlock(&dev->pending_lock);
+		return ocl_error(err, "clEnqueueWriteBuffer", "non-blocking, %zu bytes",
+				 host->nbytes);
+	}
+	accel_tensor_retain(host);
+	dev->pending[dev->n_pending++] = (struct ocl_pending){ host, dev->pending_seq++ };
+	pthread_mutex_unlock(&dev->pending_lock);
+	return NULL;
+}
+
+uint64_t ocl_pending_mark(ocl_device *dev)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&dev->pending_lock);
+	seq = dev->pending_seq;
+	pthread_mutex_unlock(&dev->pending_lock);
+	return seq;
+}
+
+void ocl_pending_release(ocl_device *dev, uint64_t below)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&dev->pending_lock);
+	while (k < dev->n_pending && dev->pending[k].seq < below)
+		accel_tensor_release(dev->pending[k++].host);
+	dev->n_pending -= k;
+	if (k && dev->n_pending)
+		memmove(dev->pending, dev->pending + k, dev->n_pending * sizeof(*dev->pending));
+	pthread_mutex_unlock(&dev->pending_lock);
 }
 
 accel_status ocl_download(ocl_device *dev, void *dst, void *mem, size_t bytes)

@@ -45,6 +45,11 @@ void ocl_free(ocl_device *dev, void *mem);
 accel_status ocl_upload(ocl_device *dev, void *mem, const void *src,
 			size_t bytes);
 accel_status ocl_download(ocl_device *dev, void *dst, void *mem, size_t bytes);
+/* Non-blocking upload of |host|'s bytes into a cl_mem: enqueued on the
+ * device's in-order queue, so the kernels enqueued after it see the data.
+ * |host| is retained until ocl_finish (or ocl_device_destroy) has waited
+ * for the copy. */
+accel_status ocl_upload_async(ocl_device *dev, void *mem, accel_tensor *host);
 
 /*
  * Once per session per node: build the program(s) the node needs (cached
@@ -62,6 +67,9 @@ void ocl_release(ocl_device *dev, void *state);
  * cl_mem, except for inputs with in_on_host[i] true, whose ->data is host
  * memory (constants). Output storage is allocated by the caller. Work is
  * only enqueued: call ocl_finish (or ocl_download) before reading results.
+ * Ops that take indices from a device tensor are the exception: they wait
+ * for their kernels and fail with ACCEL_INVALID_ARGUMENT on an index out
+ * of range (the error word, docs/OPENCL.md).
  */
 accel_status ocl_exec(ocl_device *dev, const ir_node *n, void *state,
 		      accel_tensor *const *in, const bool *in_on_host, int n_in,

@@ -38,6 +38,7 @@ int main(void)
 
 #include <libgen.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +180,7 @@ static void infer(tcase *c, accel_tensor **out)
 		fail_msg("%s: infer: %s", c->t.node.op_type, accel_status_message(st));
 }
 
-static void run_cpu(tcase *c, accel_tensor **out)
+static accel_status cpu_exec(tcase *c, accel_tensor **out)
 {
 	const cpu_kernel *k = cpu_kernel_find(c->t.node.domain, c->t.node.op_type);
 	cpu_ctx ctx = { .node = &c->t.node };
@@ -196,10 +197,17 @@ static void run_cpu(tcase *c, accel_tensor **out)
 	if (k->prepare)
 		assert_null(k->prepare(&ctx, cin, c->n_in, &ctx.state));
 	st = k->exec(&ctx, c->in, c->n_in, out, c->n_out);
-	if (st)
-		fail_msg("%s: cpu: %s", c->t.node.op_type, accel_status_message(st));
 	if (k->release)
 		k->release(ctx.state);
+	return st;
+}
+
+static void run_cpu(tcase *c, accel_tensor **out)
+{
+	accel_status st = cpu_exec(c, out);
+
+	if (st)
+		fail_msg("%s: cpu: %s", c->t.node.op_type, accel_status_message(st));
 }
 
 /* Shape-only copy of |t| whose data is a device buffer holding its values. */
@@ -1806,6 +1814,303 @@ static void both_devices_give_the_same_answer(void **state)
 	}
 }
 
+/* ---- bad indices: an error on the CPU and on the device, then a good run ---- */
+
+#define W(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* |st| is ACCEL_INVALID_ARGUMENT with every string of |want| in its
+ * message. Frees |st|. */
+static void expect_invalid(const char *who, const tcase *c, accel_status st,
+			   const char *const *want)
+{
+	const char *msg;
+
+	if (!st)
+		fail_msg("%s on %s: a bad index gave no error", label(c), who);
+	msg = accel_status_message(st);
+	print_message("  %-44s %s: %s\n", label(c), who, msg);
+	if (accel_status_code_of(st) != ACCEL_INVALID_ARGUMENT)
+		fail_msg("%s on %s: expected %s, got %s", label(c), who,
+			 accel_status_code_name(ACCEL_INVALID_ARGUMENT),
+			 accel_status_code_name(accel_status_code_of(st)));
+	for (int i = 0; want[i]; i++)
+		if (!strstr(msg, want[i]))
+			fail_msg("%s on %s: \"%s\" does not say \"%s\"", label(c), who, msg,
+				 want[i]);
+	accel_status_free(st);
+}
+
+/*
+ * Element |pos| of input |in| set to |bad| (and element |also|, later, to
+ * |bad| as well when also >= 0: the first one must be the one reported):
+ * the CPU and device |d| both fail, saying |cpu_want| and |dev_want|. Then
+ * the same elements set to |good| run on the same device and match the
+ * CPU: the error word was reset.
+ */
+static void bad_then_good(tcase *c, size_t d, int in, int64_t pos, int64_t also,
+			  int64_t bad, int64_t good, const char *const *cpu_want,
+			  const char *const *dev_want)
+{
+	accel_tensor *ref[4] = { 0 }, *got[4] = { 0 };
+
+	tensor_set_i64(c->in[in], pos, bad);
+	if (also >= 0)
+		tensor_set_i64(c->in[in], also, bad + 1);
+	expect_invalid("cpu", c, cpu_exec(c, ref), cpu_want);
+	expect_invalid("opencl", c, run_ocl(devs[d], c, got), dev_want);
+	for (int i = 0; i < c->n_out; i++) {
+		accel_tensor_release(ref[i]);
+		accel_tensor_release(got[i]);
+	}
+	tensor_set_i64(c->in[in], pos, good);
+	if (also >= 0)
+		tensor_set_i64(c->in[in], also, good);
+	check_on(c, d);
+}
+
+static void gathers_report_bad_indices(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	/* two bad indices: the first is reported, as on the CPU */
+	case_init(&c, "Gather", 13);
+	node_int(&c.t, "axis", 1);
+	case_in(&c, tf(-2, 2, 3, 3, 5, 2));
+	case_in(&c, ti(ACCEL_DTYPE_I32, -5, 4, 2, 2, 3));
+	bad_then_good(&c, 0, 1, 2, 4, 5, -5, W("value 5", "size 5"),
+		      W("input 'indices'", "index 5 at [0, 2]", "allowed -5..4"));
+	/* constant indices (read back from the host copy), wrapping below */
+	case_init(&c, "Gather", 13);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 200, 2, 4, 3));
+	case_const(&c, tv(3, 1, -4, 2));
+	bad_then_good(&c, 0, 1, 1, -1, -5, -4, W("value -5"),
+		      W("input 'indices'", "index -5 at [1]", "allowed -4..3"));
+	case_init(&c, "GatherElements", 13);
+	node_int(&c.t, "axis", -1);
+	case_in(&c, tf(-2, 2, 2, 3, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -4, 3, 2, 3, 2));
+	bad_then_good(&c, 0, 1, 3, 5, 4, -4, W("input 'indices'", "index 4"),
+		      W("input 'indices'", "index 4 at [1, 1]", "allowed -4..3"));
+	/* component 1 of the tuples indexes an axis of 3 */
+	case_init(&c, "GatherND", 13);
+	case_in(&c, tf(-2, 2, 3, 4, 3, 5));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 2, 3, 2, 3, 2));
+	bad_then_good(&c, 0, 1, 5, -1, 3, -3, W("input 'indices'", "index 3"),
+		      W("input 'indices'", "index 3 at [0, 2, 1]", "size 3", "allowed -3..2"));
+	case_init(&c, "GatherND", 13);
+	node_int(&c.t, "batch_dims", 1);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 3, 3, 4, 5));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -4, 3, 3, 3, 2, 1));
+	bad_then_good(&c, 0, 1, 3, -1, -5, -4, W("index -5"),
+		      W("input 'indices'", "index -5 at [1, 1, 0]", "allowed -4..3"));
+	/* the other device keeps its own word */
+	case_init(&c, "Gather", 13);
+	case_in(&c, tf(-2, 2, 2, 4, 3));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -4, 3, 1, 5));
+	bad_then_good(&c, n_devs - 1, 1, 0, -1, 4, 3, W("value 4"),
+		      W("input 'indices'", "index 4 at [0]"));
+}
+
+static void scatters_report_bad_indices(void **state)
+{
+	tcase c;
+
+	NEED_DEVICE();
+	case_init(&c, "ScatterElements", 18);
+	node_string(&c.t, "reduction", "add");
+	case_in(&c, tf(-2, 2, 2, 4, 3));
+	case_in(&c, ti(ACCEL_DTYPE_I32, -4, 3, 2, 2, 3));
+	case_in(&c, tf(-2, 2, 2, 2, 3));
+	bad_then_good(&c, 0, 1, 4, -1, -5, -4, W("input 'indices'", "index -5"),
+		      W("input 'indices'", "index -5 at [1, 1]", "allowed -4..3"));
+	case_init(&c, "Scatter", 10);
+	node_int(&c.t, "axis", 1);
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 2, 3, 5));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 4, 2, 3, 2));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -9, 9, 2, 3, 2));
+	bad_then_good(&c, 0, 1, 1, 4, 5, -5, W("input 'indices'", "index 5"),
+		      W("input 'indices'", "index 5 at [0, 1]", "allowed -5..4"));
+	/* tuple 1, component 0: the axis of 4 */
+	case_init(&c, "ScatterND", 18);
+	node_string(&c.t, "reduction", "mul");
+	case_in(&c, tf(-2, 2, 3, 4, 3, 5));
+	case_in(&c, ti(ACCEL_DTYPE_I64, -3, 2, 2, 4, 2));
+	case_in(&c, tf(-2, 2, 2, 4, 5));
+	bad_then_good(&c, 0, 1, 2, 6, 4, -4, W("input 'indices'", "index 4"),
+		      W("input 'indices'", "index 4 at [1, 0]", "size 4", "allowed -4..3"));
+	/* a cache of 8 positions, 3 written per batch entry */
+	case_init(&c, "TensorScatter", 24);
+	case_in(&c, tf(-2, 2, 4, 2, 2, 8, 4));
+	case_in(&c, tf(-2, 2, 4, 2, 2, 3, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 5, 1, 2));
+	bad_then_good(&c, 0, 2, 1, -1, 6, 5, W("input 'write_indices'", "outside a cache of 8"),
+		      W("input 'write_indices'", "6 at [1]", "outside a cache of 8",
+			"allowed 0..5"));
+	case_init(&c, "TensorScatter", 24);
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 200, 3, 3, 6, 2));
+	case_in(&c, ti(ACCEL_DTYPE_U8, 0, 200, 3, 3, 2, 2));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 4, 1, 3));
+	bad_then_good(&c, 0, 2, 0, -1, -1, 0, W("position -1"),
+		      W("input 'write_indices'", "-1 at [0]", "allowed 0..4"));
+}
+
+static void unpool_revseq_losses_report_bad_indices(void **state)
+{
+	static const int64_t id[4] = { 2, 3, 3, 4 };
+	tcase c;
+	int64_t v;
+
+	NEED_DEVICE();
+	/* 3x4 -> 6x8 planes: 288 unpooled elements */
+	case_init(&c, "MaxUnpool", 11);
+	node_intsv(&c.t, "kernel_shape", 2, 2, 2);
+	node_intsv(&c.t, "strides", 2, 2, 2);
+	case_in(&c, tf(-2, 2, 4, 2, 3, 3, 4));
+	case_in(&c, tperm(1, 4, id));
+	v = tensor_get_i64(c.in[1], 7);
+	bad_then_good(&c, 0, 1, 7, -1, 288, v, W("input 'I'", "index 288"),
+		      W("input 'I'", "index 288 at [0, 0, 1, 3]", "allowed 0..287"));
+	case_init(&c, "ReverseSequence", 10);
+	node_int(&c.t, "time_axis", 0);
+	node_int(&c.t, "batch_axis", 1);
+	case_in(&c, tf(-2, 2, 3, 4, 5, 3));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 4, 1, 5));
+	bad_then_good(&c, 0, 1, 2, -1, 5, 4, W("input 'sequence_lens'", "index 5"),
+		      W("input 'sequence_lens'", "length 5 at [2]", "allowed 0..4"));
+	case_init(&c, "ReverseSequence", 10);
+	node_int(&c.t, "time_axis", 1);
+	node_int(&c.t, "batch_axis", 0);
+	case_in(&c, ti(ACCEL_DTYPE_I32, -9, 9, 2, 3, 6));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 6, 1, 3));
+	bad_then_good(&c, 0, 1, 0, -1, -1, 0, W("index -1"),
+		      W("input 'sequence_lens'", "length -1 at [0]", "allowed 0..6"));
+	/* ignore_index is not a bad target: the good run uses it */
+	case_init(&c, "NegativeLogLikelihoodLoss", 13);
+	node_string(&c.t, "reduction", "mean");
+	node_int(&c.t, "ignore_index", 2);
+	case_in(&c, tf(-3, 0, 3, 3, 5, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I64, 0, 4, 2, 3, 4));
+	bad_then_good(&c, 0, 1, 6, 9, 5, 2, W("target value 5"),
+		      W("input 'target'", "index 5 at [1, 2]", "allowed 0..4"));
+	case_init(&c, "SoftmaxCrossEntropyLoss", 13);
+	node_int(&c.t, "ignore_index", -1);
+	c.n_out = 2;
+	case_in(&c, tf(-3, 3, 2, 7, 4));
+	case_in(&c, ti(ACCEL_DTYPE_I32, 0, 3, 1, 7));
+	bad_then_good(&c, 0, 1, 3, -1, -2, -1, W("target value -2"),
+		      W("input 'target'", "index -2 at [3]", "allowed 0..3"));
+}
+
+/* Two threads on one device, one with a bad index, one without: each
+ * gets its own answer (the word is taken for the whole exec). */
+typedef struct word_job {
+	tcase *c;
+	int runs, errors, wrong;
+} word_job;
+
+static void *word_worker(void *arg)
+{
+	word_job *j = arg;
+
+	for (int i = 0; i < j->runs; i++) {
+		accel_tensor *got[4] = { 0 };
+		accel_status st = run_ocl(devs[0], j->c, got);
+
+		if (st) {
+			j->errors++;
+			if (!strstr(accel_status_message(st), "index 9 at [2]"))
+				j->wrong++;
+			accel_status_free(st);
+		}
+		for (int k = 0; k < j->c->n_out; k++)
+			accel_tensor_release(got[k]);
+	}
+	return NULL;
+}
+
+static void concurrent_execs_keep_their_own_errors(void **state)
+{
+	tcase bad, good;
+	word_job jb = { &bad, 25, 0, 0 }, jg = { &good, 25, 0, 0 };
+	pthread_t tb, tg;
+
+	NEED_DEVICE();
+	case_init(&bad, "Gather", 13);
+	case_in(&bad, tf(-2, 2, 2, 6, 5));
+	case_in(&bad, ti(ACCEL_DTYPE_I64, -6, 5, 1, 4));
+	tensor_set_i64(bad.in[1], 2, 9);
+	case_init(&good, "GatherElements", 13);
+	case_in(&good, tf(-2, 2, 2, 6, 5));
+	case_in(&good, ti(ACCEL_DTYPE_I64, -6, 5, 2, 3, 5));
+	/* programs built before the race */
+	word_worker(&(word_job){ &good, 1, 0, 0 });
+	assert_int_equal(pthread_create(&tb, NULL, word_worker, &jb), 0);
+	assert_int_equal(pthread_create(&tg, NULL, word_worker, &jg), 0);
+	pthread_join(tb, NULL);
+	pthread_join(tg, NULL);
+	print_message("  bad: %d of %d runs failed (%d wrongly); good: %d failed\n", jb.errors,
+		      jb.runs, jb.wrong, jg.errors);
+	assert_int_equal(jb.errors, jb.runs);
+	assert_int_equal(jb.wrong, 0);
+	assert_int_equal(jg.errors, 0);
+	check(&good);
+	for (int i = 0; i < bad.n_in; i++)
+		accel_tensor_release(bad.in[i]);
+}
+
+/* TopK's K is read on the host: the schema refuses it before any kernel,
+ * and the device's exec refuses it by itself too. */
+static void topk_reports_a_bad_k(void **state)
+{
+	tcase c;
+	accel_tensor *x, *k, *out[2], *in[2];
+	int64_t od[2] = { 3, 4 };
+	bool on_host[2] = { false, true };
+	void *st_mem = NULL;
+	op_ctx octx;
+
+	NEED_DEVICE();
+	case_init(&c, "TopK", 11);
+	x = tf(-2, 2, 2, 3, 4);
+	k = tv(1, 5);
+	in[0] = x;
+	in[1] = k;
+	octx = (op_ctx){ .node = &c.t.node, .static_infer = false };
+	out[0] = out[1] = NULL;
+	assert_null(tensor_new_shape(ACCEL_DTYPE_UNDEFINED, 0, NULL, &out[0]));
+	assert_null(tensor_new_shape(ACCEL_DTYPE_UNDEFINED, 0, NULL, &out[1]));
+	expect_invalid("schema", &c,
+		       op_schema_find("", "TopK")->infer(&octx, in, 2, out, 2), W("5"));
+	accel_tensor_release(out[0]);
+	accel_tensor_release(out[1]);
+	out[0] = tnew(ACCEL_DTYPE_F32, 2, od);
+	out[1] = tnew(ACCEL_DTYPE_I64, 2, od);
+	for (int i = 0; i < 2; i++) {
+		accel_tensor *h = out[i];
+
+		out[i] = to_device(devs[0], h);
+		accel_tensor_release(h);
+	}
+	in[0] = to_device(devs[0], x);
+	assert_null(ocl_prepare(devs[0], &c.t.node, (accel_tensor *[]){ NULL, k }, 2,
+				&st_mem));
+	expect_invalid("opencl", &c,
+		       ocl_exec(devs[0], &c.t.node, st_mem, in, on_host, 2, out, 2),
+		       W("input 'K'", "k = 5", "allowed 0..4"));
+	ocl_release(devs[0], st_mem);
+	for (int i = 0; i < 2; i++) {
+		ocl_free(devs[0], out[i]->data);
+		out[i]->data = NULL;
+		accel_tensor_release(out[i]);
+	}
+	ocl_free(devs[0], in[0]->data);
+	in[0]->data = NULL;
+	accel_tensor_release(in[0]);
+	accel_tensor_release(x);
+	accel_tensor_release(k);
+}
+
 /* ---- set-up ---- */
 
 static int setup(void **state)
@@ -1873,6 +2178,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(einsum_matches_the_cpu),
 		cmocka_unit_test(tiled_gemm_path_matches_too),
 		cmocka_unit_test(both_devices_give_the_same_answer),
+		cmocka_unit_test(gathers_report_bad_indices),
+		cmocka_unit_test(scatters_report_bad_indices),
+		cmocka_unit_test(unpool_revseq_losses_report_bad_indices),
+		cmocka_unit_test(topk_reports_a_bad_k),
+		cmocka_unit_test(concurrent_execs_keep_their_own_errors),
 	};
 
 	(void)argc;
