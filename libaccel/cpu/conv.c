@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * conv.c - Conv and ConvTranspose on the CPU (float32), ConvInteger and
- * QLinearConv (8-bit, direct and exact).
+ * QLinearConv (8-bit, exact: im2col and the int8 GEMM).
  *
  * Conv is SGEMM: W_g [M/g x C/g*k] times the im2col matrix [C/g*k x out].
  * The matrix is built and packed per L2-sized block of output positions,
@@ -14,6 +14,7 @@
  * scatters.
  */
 #include "cpu/gemm.h"
+#include "cpu/gemm_s8.h"
 #include "cpu/nn_kernels.h"
 
 #if defined(__AVX512F__)
@@ -1160,13 +1161,16 @@ NN_KERNEL(cpu_conv_transpose)
 }
 
 /*
- * ---- ConvInteger and QLinearConv: quantized, run directly ----
- * Exact int64 sums of (x - x_zero) * (w - w_zero); correctness over speed.
+ * ---- ConvInteger and QLinearConv: im2col + the int8 GEMM ----
+ * Per image and group, W (mg x cg*k_sp, row-major as stored) times the
+ * im2col matrix of X (cg*k_sp x out_sp) through s8gemm (gemm_s8.h): exact
+ * int32 sums of (x - x_zero)(w - w_zero), w_zero per output channel as a
+ * per-row zero point of W. Padding reads x_zero itself, so it adds nothing.
  */
 typedef struct qconv {
 	win3 g;
 	const accel_tensor *x, *w, *xz, *wz, *b;
-	int64_t cin, cout, cg, mg;
+	int64_t cin, cout, cg, mg, group;
 } qconv;
 
 /* Zero point |z| for channel m: absent 0, scalar, or one per channel. */
@@ -1175,32 +1179,6 @@ static int64_t zero_at(const accel_tensor *z, int64_t m)
 	if (!z || tensor_numel(z) == 0)
 		return 0;
 	return tensor_get_i64(z, tensor_numel(z) == 1 ? 0 : m);
-}
-
-static int64_t qconv_at(const qconv *q, int64_t n, int64_t m, int64_t oz,
-			int64_t oy, int64_t ox)
-{
-	const win3 *g = &q->g;
-	int64_t c0 = m / q->mg * q->cg, xz = zero_at(q->xz, 0);
-	int64_t wz = zero_at(q->wz, m), acc = q->b ? tensor_get_i64(q->b, m) : 0;
-
-	for (int64_t c = 0; c < q->cg; c++)
-		for (int64_t kk = 0; kk < g->k_sp; kk++) {
-			int64_t kx = kk % g->k[2], ky = kk / g->k[2] % g->k[1];
-			int64_t kz = kk / (g->k[2] * g->k[1]);
-			int64_t iz = oz * g->s[0] - g->pb[0] + kz * g->d[0];
-			int64_t iy = oy * g->s[1] - g->pb[1] + ky * g->d[1];
-			int64_t ix = ox * g->s[2] - g->pb[2] + kx * g->d[2];
-			int64_t xi = (((n * q->cin + c0 + c) * g->in[0] + iz) *
-				      g->in[1] + iy) * g->in[2] + ix;
-
-			if (iz < 0 || iz >= g->in[0] || iy < 0 || iy >= g->in[1] ||
-			    ix < 0 || ix >= g->in[2])
-				continue;
-			acc += (tensor_get_i64(q->x, xi) - xz) *
-			       (tensor_get_i64(q->w, (m * q->cg + c) * g->k_sp + kk) - wz);
-		}
-	return acc;
 }
 
 static accel_status qconv_setup(const cpu_ctx *ctx, const accel_tensor *x,
@@ -1223,30 +1201,98 @@ static accel_status qconv_setup(const cpu_ctx *ctx, const accel_tensor *x,
 	q->w = w;
 	q->cin = x->dims[1];
 	q->cout = w->dims[0];
+	q->group = group;
 	q->cg = q->cin / group;
 	q->mg = q->cout / group;
 	return NULL;
 }
 
-/* Calls fn(q, out index, exact sum) for every output element. */
-static void qconv_each(const qconv *q, int64_t batch,
-		       void (*fn)(const qconv *, int64_t, int64_t, void *),
-		       void *arg)
-{
-	const win3 *g = &q->g;
-	int64_t o = 0;
+typedef struct qcol_job {
+	const win3 *g;
+	const uint8_t *x; /* the image's first channel of the group */
+	uint8_t pad;	  /* x_zero as a byte */
+	uint8_t *col;	  /* cg * k_sp rows of out_sp */
+} qcol_job;
 
-	for (int64_t n = 0; n < batch; n++)
-		for (int64_t m = 0; m < q->cout; m++)
-			for (int64_t oz = 0; oz < g->out[0]; oz++)
-				for (int64_t oy = 0; oy < g->out[1]; oy++)
-					for (int64_t ox = 0; ox < g->out[2]; ox++, o++)
-						fn(q, o, qconv_at(q, n, m, oz, oy, ox), arg);
+/* Rows [begin, end) of the im2col matrix: (channel, kernel tap) each. */
+static void qcol_rows(void *arg, int64_t begin, int64_t end)
+{
+	const qcol_job *j = arg;
+	const win3 *g = j->g;
+
+	for (int64_t r = begin; r < end; r++) {
+		int64_t c = r / g->k_sp, kk = r % g->k_sp;
+		int64_t kx = kk % g->k[2], ky = kk / g->k[2] % g->k[1];
+		int64_t kz = kk / (g->k[2] * g->k[1]);
+		const uint8_t *xc = j->x + c * g->in_sp;
+		uint8_t *dst = j->col + r * g->out_sp;
+
+		for (int64_t oz = 0; oz < g->out[0]; oz++) {
+			int64_t iz = oz * g->s[0] - g->pb[0] + kz * g->d[0];
+
+			for (int64_t oy = 0; oy < g->out[1]; oy++) {
+				int64_t iy = oy * g->s[1] - g->pb[1] + ky * g->d[1];
+				bool row_in = iz >= 0 && iz < g->in[0] &&
+					      iy >= 0 && iy < g->in[1];
+				const uint8_t *xr = xc + (iz * g->in[1] + iy) * g->in[2];
+
+				for (int64_t ox = 0; ox < g->out[2]; ox++) {
+					int64_t ix = ox * g->s[2] - g->pb[2] +
+						     kx * g->d[2];
+
+					*dst++ = row_in && ix >= 0 && ix < g->in[2] ?
+							 xr[ix] : j->pad;
+				}
+			}
+		}
+	}
 }
 
-static void store_i32(const qconv *q, int64_t o, int64_t v, void *arg)
+/* The exact sums, without bias, into y ([N][cout][out_sp] int32). */
+static accel_status qconv_run(const cpu_ctx *ctx, const qconv *q, int32_t *y)
 {
-	((int32_t *)((accel_tensor *)arg)->data)[o] = (int32_t)v;
+	const win3 *g = &q->g;
+	int64_t kdim = q->cg * g->k_sp, batch = q->x->dims[0];
+	int64_t wz_n = q->wz ? tensor_numel(q->wz) : 0;
+	int32_t xz = (int32_t)zero_at(q->xz, 0), *wz = NULL;
+	uint8_t *col = NULL;
+	accel_status st = NULL;
+
+	if (wz_n > 1 && wz_n != q->cout)
+		return status_invalid("input 'w_zero_point' has %lld elements, expected 1 or %lld",
+				      (long long)wz_n, (long long)q->cout);
+	col = malloc((size_t)(kdim * g->out_sp) + 1);
+	wz = malloc(sizeof(int32_t) * (size_t)(wz_n + 1));
+	if (!col || !wz) {
+		st = status_oom("ConvInteger im2col");
+		goto out;
+	}
+	for (int64_t i = 0; i < wz_n; i++)
+		wz[i] = (int32_t)tensor_get_i64(q->wz, i);
+	for (int64_t n = 0; n < batch && !st; n++)
+		for (int64_t gi = 0; gi < q->group && !st; gi++) {
+			qcol_job j = { g, (const uint8_t *)q->x->data +
+					      (n * q->cin + gi * q->cg) * g->in_sp,
+				       (uint8_t)xz, col };
+			s8gemm_args a = {
+				q->mg, g->out_sp, kdim,
+				(const uint8_t *)q->w->data + gi * q->mg * kdim, kdim,
+				q->w->dtype == ACCEL_DTYPE_I8,
+				wz_n > 1 ? wz + gi * q->mg : wz,
+				wz_n > 1 ? q->mg : wz_n,
+				&xz, q->xz && tensor_numel(q->xz) > 0 ? 1 : 0,
+				y + (n * q->cout + gi * q->mg) * g->out_sp, g->out_sp,
+			};
+
+			parallel_for(ctx->pool, kdim, 1 + 16384 / (g->out_sp + 1),
+				     qcol_rows, &j);
+			st = s8gemm(ctx->pool, &a, q->x->dtype == ACCEL_DTYPE_I8,
+				    col, g->out_sp);
+		}
+out:
+	free(col);
+	free(wz);
+	return st;
 }
 
 NN_KERNEL(cpu_conv_integer)
@@ -1256,37 +1302,54 @@ NN_KERNEL(cpu_conv_integer)
 	ACCEL_TRY(qconv_setup(ctx, in[0], in[1], &q));
 	q.xz = n_in > 2 ? in[2] : NULL;
 	q.wz = n_in > 3 ? in[3] : NULL;
-	qconv_each(&q, in[0]->dims[0], store_i32, out[0]);
-	return NULL;
+	return qconv_run(ctx, &q, out[0]->data);
 }
 
 typedef struct qlinear_out {
+	const qconv *q;
+	const int32_t *acc;
 	accel_tensor *y;
 	const accel_tensor *ws;
 	double xs, ys;
 	int64_t yz, lo, hi;
 } qlinear_out;
 
-static void store_quant(const qconv *q, int64_t o, int64_t v, void *arg)
+/* Planes [begin, end) of (image, channel): bias, requantize, store. */
+static void qlinear_planes(void *arg, int64_t begin, int64_t end)
 {
 	const qlinear_out *qo = arg;
-	int64_t m = o / q->g.out_sp % q->cout;
-	double ws = tensor_get_f64(qo->ws, tensor_numel(qo->ws) == 1 ? 0 : m);
-	double r = nearbyint((double)v * qo->xs * ws / qo->ys) + (double)qo->yz;
+	const qconv *q = qo->q;
+	int64_t sp = q->g.out_sp;
 
-	r = r < qo->lo ? qo->lo : r > qo->hi ? qo->hi : r;
-	tensor_set_i64(qo->y, o, (int64_t)r);
+	for (int64_t pl = begin; pl < end; pl++) {
+		int64_t m = pl % q->cout;
+		double ws = tensor_get_f64(qo->ws, tensor_numel(qo->ws) == 1 ? 0 : m);
+		int64_t bias = q->b ? tensor_get_i64(q->b, m) : 0;
+
+		for (int64_t e = pl * sp; e < (pl + 1) * sp; e++) {
+			int64_t v = qo->acc[e] + bias;
+			double r = nearbyint((double)v * qo->xs * ws / qo->ys) +
+				   (double)qo->yz;
+
+			r = r < qo->lo ? qo->lo : r > qo->hi ? qo->hi : r;
+			tensor_set_i64(qo->y, e, (int64_t)r);
+		}
+	}
 }
 
 NN_KERNEL(cpu_qlinear_conv)
 {
 	qconv q = { 0 };
 	qlinear_out qo;
+	int64_t planes;
+	int32_t *acc;
+	accel_status st;
 
 	ACCEL_TRY(qconv_setup(ctx, in[0], in[3], &q));
 	q.xz = in[2];
 	q.wz = in[5];
 	q.b = n_in > 8 ? in[8] : NULL;
+	qo.q = &q;
 	qo.y = out[0];
 	qo.ws = in[4];
 	qo.xs = tensor_get_f64(in[1], 0);
@@ -1296,6 +1359,16 @@ NN_KERNEL(cpu_qlinear_conv)
 	qo.hi = out[0]->dtype == ACCEL_DTYPE_I8 ? 127 : 255;
 	if (qo.ys == 0)
 		return status_invalid("input 'y_scale' is zero");
-	qconv_each(&q, in[0]->dims[0], store_quant, &qo);
-	return NULL;
+	planes = in[0]->dims[0] * q.cout;
+	acc = malloc(sizeof(int32_t) * (size_t)(planes * q.g.out_sp + 1));
+	if (!acc)
+		return status_oom("QLinearConv accumulators");
+	st = qconv_run(ctx, &q, acc);
+	if (!st) {
+		qo.acc = acc;
+		parallel_for(ctx->pool, planes, 1 + 16384 / (q.g.out_sp + 1),
+			     qlinear_planes, &qo);
+	}
+	free(acc);
+	return st;
 }

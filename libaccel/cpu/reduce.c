@@ -503,6 +503,12 @@ REDUCE_KERNEL(rd_logsum, R_LOGSUM)
 REDUCE_KERNEL(rd_logsumexp, R_LOGSUMEXP)
 REDUCE_KERNEL(rd_sumsq, R_SUMSQ)
 
+/* MatMulInteger's constant B, packed once per session (reduce_quant.c). */
+accel_status rd_matmulint_prepare(const cpu_ctx *ctx,
+				  accel_tensor *const *const_in, int n_in,
+				  void **out_state);
+void rd_matmulint_release(void *state);
+
 const cpu_kernel cpu_kernels_reduce[] = {
 	{ "ReduceMean", "", rd_mean },
 	{ "ReduceSum", "", rd_sum },
@@ -526,7 +532,8 @@ const cpu_kernel cpu_kernels_reduce[] = {
 	{ "HannWindow", "", rd_hann },
 	{ "HammingWindow", "", rd_hamming },
 	{ "BlackmanWindow", "", rd_blackman },
-	{ "MatMulInteger", "", rd_matmulint },
+	{ "MatMulInteger", "", rd_matmulint, rd_matmulint_prepare,
+	  rd_matmulint_release },
 	{ "QuantizeLinear", "", rd_quantize },
 	{ "DequantizeLinear", "", rd_dequantize },
 	{ "DynamicQuantizeLinear", "", rd_dynquant },

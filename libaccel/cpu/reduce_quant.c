@@ -4,9 +4,11 @@
  * DynamicQuantizeLinear and MatMulInteger (8- and 16-bit integer types;
  * float8 and 4-bit types are reported as unsupported).
  */
+#include "cpu/gemm_s8.h"
 #include "cpu/reduce.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,48 +258,126 @@ RD_KERNEL(rd_dynquant)
 	return NULL;
 }
 
-/* ---- MatMulInteger ---- */
+/*
+ * ---- MatMulInteger ----
+ * Per batch matrix through the int8 GEMM (gemm_s8.h): exact int32 sums of
+ * (A - a_zero_point)(B - b_zero_point), A's zero point per tensor or per
+ * row, B's per tensor or per column. B's matrices are packed once per
+ * session when B is constant (prepare), else once per run.
+ */
+typedef struct mmi_packed {
+	int64_t nmat; /* B's matrices, packed */
+	s8gemm_packed *bp[];
+} mmi_packed;
 
-/* |t| minus its zero point as int32; per-row (A) or per-column (B) zps. */
-static accel_status to_i32(const accel_tensor *t, const accel_tensor *zp,
-			   bool per_col, int32_t **out)
+static void mmi_packed_free(mmi_packed *mp)
 {
-	int64_t n = tensor_numel(t), zn = zp ? tensor_numel(zp) : 0;
-	int64_t rows = t->rank > 1 ? t->dims[t->rank - 2] : 1;
-	int64_t cols = t->dims[t->rank - 1];
-	int32_t *p = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+	if (!mp)
+		return;
+	for (int64_t i = 0; i < mp->nmat; i++)
+		s8gemm_packed_free(mp->bp[i]);
+	free(mp);
+}
 
-	if (!p)
-		return status_oom("MatMulInteger operand");
-	if (zn > 1 && zn != (per_col ? cols : rows)) {
-		free(p);
-		return status_invalid("zero point has %lld elements, expected 1 or %lld",
-				      (long long)zn, (long long)(per_col ? cols : rows));
-	}
-	for (int64_t e = 0; e < n; e++) {
-		int64_t zi = zn <= 1 ? 0 : per_col ? e % cols : (e / cols) % rows;
+void rd_matmulint_release(void *state)
+{
+	mmi_packed_free(state);
+}
 
-		p[e] = (int32_t)(tensor_get_i64(t, e) - (zn ? tensor_get_i64(zp, zi) : 0));
+static bool mmi_type_ok(const accel_tensor *t)
+{
+	return t->dtype == ACCEL_DTYPE_U8 || t->dtype == ACCEL_DTYPE_I8;
+}
+
+/* B as k x n matrices: a 1-D B is one k x 1 column. */
+static void mmi_b_dims(const accel_tensor *b, int64_t *k, int64_t *n)
+{
+	*k = b->rank > 1 ? b->dims[b->rank - 2] : b->dims[0];
+	*n = b->rank > 1 ? b->dims[b->rank - 1] : 1;
+}
+
+static accel_status mmi_pack(threadpool *pool, const accel_tensor *b,
+			     mmi_packed **out_mp)
+{
+	int64_t k, n, numel = tensor_numel(b), nmat;
+	mmi_packed *mp;
+	accel_status st = NULL;
+
+	*out_mp = NULL;
+	mmi_b_dims(b, &k, &n);
+	nmat = k > 0 && n > 0 ? numel / (k * n) : 0;
+	mp = calloc(1, sizeof(*mp) + sizeof(mp->bp[0]) * (size_t)nmat);
+	if (!mp)
+		return status_oom("MatMulInteger packed B");
+	for (int64_t i = 0; i < nmat && !st; i++, mp->nmat++)
+		st = s8gemm_pack_b(pool, b->dtype == ACCEL_DTYPE_I8, k, n,
+				   (const uint8_t *)b->data + i * k * n, n,
+				   &mp->bp[i]);
+	if (st) {
+		mmi_packed_free(mp);
+		return st;
 	}
-	*out = p;
+	*out_mp = mp;
+	return NULL;
+}
+
+accel_status rd_matmulint_prepare(const cpu_ctx *ctx,
+				  accel_tensor *const *const_in, int n_in,
+				  void **out_state)
+{
+	const accel_tensor *b = n_in > 1 ? const_in[1] : NULL;
+	mmi_packed *mp;
+
+	*out_state = NULL;
+	if (!b || !b->data || !mmi_type_ok(b) || b->rank < 1 ||
+	    tensor_numel(b) <= 0)
+		return NULL;
+	ACCEL_TRY(mmi_pack(NULL, b, &mp));
+	*out_state = mp;
+	return NULL;
+}
+
+/* A zero-point input as int32s: none, 1, or |want| values. */
+static accel_status mmi_zp(const accel_tensor *zp, int64_t want,
+			   const char *name, int32_t **out, int64_t *out_n)
+{
+	int64_t zn = zp ? tensor_numel(zp) : 0;
+
+	*out = NULL;
+	*out_n = 0;
+	if (zn <= 0)
+		return NULL;
+	if (zn != 1 && zn != want)
+		return status_invalid("input '%s' has %lld elements, expected 1 or %lld",
+				      name, (long long)zn, (long long)want);
+	*out = malloc(sizeof(int32_t) * (size_t)zn);
+	if (!*out)
+		return status_oom("MatMulInteger zero point");
+	for (int64_t i = 0; i < zn; i++)
+		(*out)[i] = (int32_t)tensor_get_i64(zp, i);
+	*out_n = zn;
 	return NULL;
 }
 
 typedef struct mmi_job {
-	const int32_t *a, *b;
+	s8gemm_args args; /* a, c set per matrix */
+	const uint8_t *a;
+	const mmi_packed *mp;
 	int32_t *y;
-	int64_t m, k, n;
 	int brank;
 	int64_t bdims[ACCEL_MAX_RANK], astr[ACCEL_MAX_RANK], bstr[ACCEL_MAX_RANK];
+	threadpool *pool; /* inside each GEMM; NULL when batches run in parallel */
+	_Atomic(accel_status) st; /* the first failure */
 } mmi_job;
 
-static void mmi_chunk(void *arg, int64_t begin, int64_t end)
+static void mmi_batches(void *arg, int64_t begin, int64_t end)
 {
-	const mmi_job *j = arg;
+	mmi_job *j = arg;
 
 	for (int64_t w = begin; w < end; w++) {
-		int64_t bi = w / j->m, r = w % j->m, rem = bi, ao = 0, bo = 0;
-		int32_t *y = j->y + w * j->n;
+		s8gemm_args args = j->args;
+		int64_t rem = w, ao = 0, bo = 0;
+		accel_status st;
 
 		for (int d = j->brank - 1; d >= 0; d--) {
 			int64_t c = rem % j->bdims[d];
@@ -306,14 +386,15 @@ static void mmi_chunk(void *arg, int64_t begin, int64_t end)
 			ao += c * j->astr[d];
 			bo += c * j->bstr[d];
 		}
-		const int32_t *a = j->a + ao * j->m * j->k + r * j->k;
-		const int32_t *b = j->b + bo * j->k * j->n;
+		args.a = j->a + ao * args.m * args.k;
+		args.c = j->y + w * args.m * args.n;
+		st = s8gemm_run(j->pool, &args, j->mp->bp[bo]);
+		if (st) {
+			accel_status none = NULL;
 
-		for (int64_t c = 0; c < j->n; c++)
-			y[c] = 0;
-		for (int64_t kk = 0; kk < j->k; kk++)
-			for (int64_t c = 0; c < j->n; c++)
-				y[c] += a[kk] * b[kk * j->n + c];
+			if (!atomic_compare_exchange_strong(&j->st, &none, st))
+				accel_status_free(st);
+		}
 	}
 }
 
@@ -338,36 +419,65 @@ RD_KERNEL(rd_matmulint)
 {
 	const accel_tensor *a = in[0], *b = in[1];
 	mmi_job j = { 0 };
-	int32_t *ai = NULL, *bi = NULL;
-	int64_t batch = 1;
+	mmi_packed *own = NULL;
+	int32_t *za = NULL, *zb = NULL;
+	int64_t batch = 1, kb;
 	accel_status st;
 
-	if ((a->dtype != ACCEL_DTYPE_U8 && a->dtype != ACCEL_DTYPE_I8) ||
-	    (b->dtype != ACCEL_DTYPE_U8 && b->dtype != ACCEL_DTYPE_I8))
+	if (!mmi_type_ok(a) || !mmi_type_ok(b))
 		return status_unsupported("MatMulInteger of %s x %s",
 					  accel_dtype_name(a->dtype),
 					  accel_dtype_name(b->dtype));
-	j.m = a->rank > 1 ? a->dims[a->rank - 2] : 1;
-	j.k = a->dims[a->rank - 1];
-	j.n = b->rank > 1 ? b->dims[b->rank - 1] : 1;
+	j.args.m = a->rank > 1 ? a->dims[a->rank - 2] : 1;
+	j.args.k = a->dims[a->rank - 1];
+	mmi_b_dims(b, &kb, &j.args.n);
+	if (kb != j.args.k)
+		return status_invalid("inner dimensions of 'A' (%lld) and 'B' (%lld) differ",
+				      (long long)j.args.k, (long long)kb);
 	j.brank = out[0]->rank - (a->rank > 1) - (b->rank > 1);
 	for (int d = 0; d < j.brank; d++) {
 		j.bdims[d] = out[0]->dims[d];
 		batch *= j.bdims[d];
 	}
+	if (tensor_numel(out[0]) == 0)
+		return NULL;
+	if (j.args.k == 0) { /* empty sums */
+		memset(out[0]->data, 0, sizeof(int32_t) * (size_t)tensor_numel(out[0]));
+		return NULL;
+	}
 	batch_strides(a, j.brank, j.bdims, j.astr);
 	batch_strides(b, j.brank, j.bdims, j.bstr);
-	st = to_i32(a, n_in > 2 ? in[2] : NULL, false, &ai);
+	j.args.lda = j.args.k;
+	j.args.a_signed = a->dtype == ACCEL_DTYPE_I8;
+	j.args.ldc = j.args.n;
+	j.a = a->data;
+	j.y = out[0]->data;
+	st = mmi_zp(n_in > 2 ? in[2] : NULL, j.args.m, "a_zero_point", &za,
+		    &j.args.a_zp_n);
 	if (!st)
-		st = to_i32(b, n_in > 3 ? in[3] : NULL, b->rank > 1, &bi);
-	if (!st) {
-		j.a = ai;
-		j.b = bi;
-		j.y = out[0]->data;
-		parallel_for(ctx->pool, batch * j.m, 1 + 65536 / (j.k * j.n + 1),
-			     mmi_chunk, &j);
+		st = mmi_zp(n_in > 3 ? in[3] : NULL, j.args.n, "b_zero_point", &zb,
+			    &j.args.b_zp_n);
+	j.args.a_zp = za;
+	j.args.b_zp = zb;
+	j.mp = ctx->state;
+	if (!st && !j.mp) {
+		st = mmi_pack(ctx->pool, b, &own);
+		j.mp = own;
 	}
-	free(ai);
-	free(bi);
+	if (!st) {
+		/* Big matrices: threads inside each; small ones: across them. */
+		if (batch == 1 || j.args.m * j.args.n * j.args.k >= (1 << 17)) {
+			j.pool = ctx->pool;
+			mmi_batches(&j, 0, batch);
+		} else {
+			parallel_for(ctx->pool, batch,
+				     1 + (1 << 17) / (j.args.m * j.args.n * j.args.k + 1),
+				     mmi_batches, &j);
+		}
+		st = atomic_load(&j.st);
+	}
+	mmi_packed_free(own);
+	free(za);
+	free(zb);
 	return st;
 }

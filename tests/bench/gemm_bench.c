@@ -20,9 +20,17 @@
  * rounded to a whole number of units, shown next to the usual value for
  * the ISA (2 on server cores with AVX-512; 1 on some Xeon Silver/Bronze).
  *
+ * Then the int8 GEMM (cpu/gemm_s8.h, u8 x s8 -> s32 with zero points, B
+ * packed per call like sgemm's) in GOP/s (a multiply-add is two ops) for
+ * every variant the CPU runs, next to the float32 GFLOP/s of the same
+ * shape, and against the VNNI peak: cores x GHz x units x 64 byte products
+ * per vpdpbusd zmm x 2, the units measured by a loop of independent
+ * vpdpbusd as for the FMAs.
+ *
  * Links the static library: sgemm is internal (cpu/gemm.h), not public API.
  */
 #include "cpu/gemm.h"
+#include "cpu/gemm_s8.h"
 #include "cpu/threadpool.h"
 
 #include <immintrin.h>
@@ -243,39 +251,35 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* One call of the multiply being timed; non-NULL status on failure. */
+typedef accel_status (*run_fn)(threadpool *tp, const struct shape *sh,
+			       void *bufs[3]);
+
 /*
- * Median GFLOP/s of sgemm on one shape: calls are batched into samples of
+ * Median G(FL)OP/s of |run| on one shape: calls are batched into samples of
  * at least 20 ms so timer resolution does not matter, and the median of
  * the samples shrugs off another process stealing the core for a moment.
  * Returns < 0 on failure.
  */
-static double bench_shape(threadpool *tp, const struct shape *sh,
-			  double seconds)
+static double sample_rate(threadpool *tp, const struct shape *sh, run_fn run,
+			  void *bufs[3], double seconds)
 {
-	const double flops = 2.0 * sh->m * sh->n * sh->k;
-	float *a = aligned_alloc(64, ((size_t)(sh->m * sh->k * 4) + 63) / 64 * 64);
-	float *b = aligned_alloc(64, ((size_t)(sh->k * sh->n * 4) + 63) / 64 * 64);
-	float *c = aligned_alloc(64, ((size_t)(sh->m * sh->n * 4) + 63) / 64 * 64);
-	double samples[64], result = -1, t_end;
+	const double ops = 2.0 * sh->m * sh->n * sh->k;
+	double samples[64], t_end;
 	int n_samples = 0, per_sample = 1;
 
-	if (!a || !b || !c)
-		goto out;
-	fill(a, sh->m * sh->k, 1);
-	fill(b, sh->k * sh->n, 2);
 	/* Warm up (scratch buffers, page faults) and size the samples. */
 	for (;;) {
 		double t0 = now_s();
 
 		for (int i = 0; i < per_sample; i++) {
-			accel_status st = sgemm(tp, false, false, sh->m, sh->n,
-						sh->k, 1.0f, a, sh->k, b, sh->n,
-						0.0f, c, sh->n);
+			accel_status st = run(tp, sh, bufs);
+
 			if (st) {
-				fprintf(stderr, "gemm_bench: sgemm: %s\n",
+				fprintf(stderr, "gemm_bench: %s\n",
 					accel_status_message(st));
 				accel_status_free(st);
-				goto out;
+				return -1;
 			}
 		}
 		if (now_s() - t0 >= 0.02 || per_sample >= (1 << 20))
@@ -287,17 +291,198 @@ static double bench_shape(threadpool *tp, const struct shape *sh,
 		double t0 = now_s();
 
 		for (int i = 0; i < per_sample; i++)
-			(void)sgemm(tp, false, false, sh->m, sh->n, sh->k, 1.0f,
-				    a, sh->k, b, sh->n, 0.0f, c, sh->n);
-		samples[n_samples++] = flops * per_sample / (now_s() - t0) / 1e9;
+			accel_status_free(run(tp, sh, bufs));
+		samples[n_samples++] = ops * per_sample / (now_s() - t0) / 1e9;
 	}
 	qsort(samples, (size_t)n_samples, sizeof(*samples), cmp_double);
-	result = samples[n_samples / 2];
-out:
-	free(a);
-	free(b);
-	free(c);
+	return samples[n_samples / 2];
+}
+
+static accel_status run_sgemm(threadpool *tp, const struct shape *sh,
+			      void *bufs[3])
+{
+	return sgemm(tp, false, false, sh->m, sh->n, sh->k, 1.0f, bufs[0],
+		     sh->k, bufs[1], sh->n, 0.0f, bufs[2], sh->n);
+}
+
+/*
+ * u8 A with a zero point, s8 B (symmetric weights): the usual pairing. B
+ * packed per call, like sgemm's, or once (what a session does for
+ * constant weights: prepare() packs them).
+ */
+static const int32_t a_zp = 128;
+
+static accel_status run_s8gemm(threadpool *tp, const struct shape *sh,
+			       void *bufs[3])
+{
+	s8gemm_args args = { sh->m, sh->n, sh->k, bufs[0], sh->k, false,
+			     &a_zp, 1, NULL, 0, bufs[2], sh->n };
+
+	return s8gemm(tp, &args, true, bufs[1], sh->n);
+}
+
+static s8gemm_packed *prepacked;
+
+static accel_status run_s8gemm_prepacked(threadpool *tp,
+					 const struct shape *sh, void *bufs[3])
+{
+	s8gemm_args args = { sh->m, sh->n, sh->k, bufs[0], sh->k, false,
+			     &a_zp, 1, NULL, 0, bufs[2], sh->n };
+
+	return s8gemm_run(tp, &args, prepacked);
+}
+
+/*
+ * Median rate of sgemm (elem 4) or the int8 GEMM (elem 1; |packed_rate|
+ * gets the rate with B packed once) on one shape.
+ */
+static double bench_shape(threadpool *tp, const struct shape *sh,
+			  double seconds, size_t elem, double *packed_rate)
+{
+	void *bufs[3] = {
+		aligned_alloc(64, ((size_t)(sh->m * sh->k) * elem + 63) / 64 * 64),
+		aligned_alloc(64, ((size_t)(sh->k * sh->n) * elem + 63) / 64 * 64),
+		aligned_alloc(64, ((size_t)(sh->m * sh->n * 4) + 63) / 64 * 64),
+	};
+	double result = -1;
+
+	if (bufs[0] && bufs[1] && bufs[2]) {
+		if (elem == 4) {
+			fill(bufs[0], sh->m * sh->k, 1);
+			fill(bufs[1], sh->k * sh->n, 2);
+		} else {
+			for (long i = 0; i < sh->m * sh->k; i++)
+				((uint8_t *)bufs[0])[i] = (uint8_t)(i * 37 + 11);
+			for (long i = 0; i < sh->k * sh->n; i++)
+				((uint8_t *)bufs[1])[i] = (uint8_t)(i * 53 + 7);
+		}
+		result = sample_rate(tp, sh, elem == 4 ? run_sgemm : run_s8gemm,
+				     bufs, seconds);
+		if (elem == 1 && result >= 0) {
+			accel_status st = s8gemm_pack_b(tp, true, sh->k, sh->n,
+							bufs[1], sh->n,
+							&prepacked);
+
+			*packed_rate = st ? -1 :
+				sample_rate(tp, sh, run_s8gemm_prepacked, bufs,
+					    seconds);
+			accel_status_free(st);
+			s8gemm_packed_free(prepacked);
+			prepacked = NULL;
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		free(bufs[i]);
 	return result;
+}
+
+#if defined(__AVX512VNNI__)
+/*
+ * Byte multiply-adds per second (x 2, as ops) of one core issuing nothing
+ * but independent zmm vpdpbusd: 64 products each, 12 accumulators.
+ */
+static double measure_vnni_gops(void)
+{
+	const long iters = 2 * 1000 * 1000;
+	double best = 0;
+
+	for (int rep = 0; rep < 15; rep++) {
+		double t0 = now_s(), dt;
+		__m512i acc[12], a = _mm512_set1_epi32(0x01020304),
+				 b = _mm512_set1_epi32(0x05060708);
+		int sink = 0;
+
+		for (int j = 0; j < 12; j++)
+			acc[j] = _mm512_set1_epi32(j);
+		for (long i = 0; i < iters; i++)
+			for (int j = 0; j < 12; j++)
+				acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
+		for (int j = 0; j < 12; j++)
+			sink += _mm512_reduce_add_epi32(acc[j]);
+		dt = now_s() - t0;
+		__asm__ volatile("" ::"g"(sink));
+		if (dt > 0 && iters * 12.0 * 64 * 2 / dt / 1e9 > best)
+			best = iters * 12.0 * 64 * 2 / dt / 1e9;
+	}
+	return best;
+}
+#endif
+
+/*
+ * The int8 section: each variant's GOP/s next to fp32's GFLOP/s (gflops,
+ * per thread count and shape) and the VNNI peak per core (0: unknown).
+ */
+static int bench_int8(const int *threads, int n_threads,
+		      const struct shape *shapes, int n_shapes, double seconds,
+		      const double *gflops, double ghz)
+{
+	double vnni = 0, peak_core = 0;
+	int rc = 0;
+
+#if defined(__AVX512VNNI__)
+	double units_measured;
+	int units;
+
+	vnni = measure_vnni_gops();
+	units_measured = vnni / (ghz * 64 * 2);
+	units = (int)lround(units_measured);
+	units = units < 1 ? 1 : units > 2 ? 2 : units;
+	peak_core = ghz * units * 64 * 2;
+	printf("gemm-int8: VNNI peak/core = %.2f GHz x %d vpdpbusd units x 64 u8*s8 products (zmm) x 2 = %.1f GOP/s"
+	       " (units: measured %.2f/cycle); vpdpbusd-only loop: %.1f GOP/s (%.0f%% of peak)\n",
+	       ghz, units, peak_core, units_measured, vnni,
+	       100.0 * vnni / peak_core);
+#else
+	(void)ghz;
+	printf("gemm-int8: built without AVX-512 VNNI: no VNNI peak\n");
+#endif
+	printf("gemm-int8: %-20s %7s %-10s %9s %9s %9s %7s %9s\n", "shape MxNxK",
+	       "threads", "variant", "GOP/s", "B packed", "fp32", "x fp32",
+	       "% peak");
+	for (int t = 0; t < n_threads; t++) {
+		threadpool *tp = NULL;
+		accel_status st = threadpool_create(threads[t], &tp);
+
+		if (st) {
+			fprintf(stderr, "gemm_bench: threadpool: %s\n",
+				accel_status_message(st));
+			accel_status_free(st);
+			return 1;
+		}
+		for (int v = 0; v < s8gemm_isa_count(); v++) {
+			const char *isa = s8gemm_isa_name(v);
+
+			if (!s8gemm_isa_supported(v)) {
+				printf("gemm-int8: variant %s: not on this CPU, skipped\n",
+				       isa);
+				continue;
+			}
+			accel_status_free(s8gemm_isa_force(isa));
+			for (int s = 0; s < n_shapes; s++) {
+				char name[64], pk[16] = "-";
+				double gp = -1;
+				double g = bench_shape(tp, &shapes[s], seconds, 1,
+						       &gp);
+				double f = gflops[t * n_shapes + s];
+
+				snprintf(name, sizeof(name), "%ldx%ldx%ld",
+					 shapes[s].m, shapes[s].n, shapes[s].k);
+				if (g < 0) {
+					rc = 1;
+					continue;
+				}
+				if (peak_core > 0)
+					snprintf(pk, sizeof(pk), "%.0f%%",
+						 100.0 * gp / (peak_core * threads[t]));
+				printf("gemm-int8: %-20s %7d %-10s %9.1f %9.1f %9.1f %7.2f %9s  %s\n",
+				       name, threads[t], isa, g, gp, f,
+				       f > 0 ? g / f : 0.0, pk, shapes[s].what);
+			}
+		}
+		accel_status_free(s8gemm_isa_force(NULL));
+		threadpool_destroy(tp);
+	}
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -308,6 +493,7 @@ int main(int argc, char **argv)
 	double seconds = 0.3, ghz, nominal, fma, peak_core, units_measured;
 	int units, ncpu = cpu_count(), rc = 0;
 	char model[256];
+	double gflops[8 * 32] = { 0 };
 
 	memcpy(shapes, default_shapes, sizeof(default_shapes));
 	for (int i = 1; i < argc; i++) {
@@ -380,7 +566,7 @@ int main(int argc, char **argv)
 			       threads[t], ncpu);
 		for (int s = 0; s < n_shapes; s++) {
 			char name[64];
-			double g = bench_shape(tp, &shapes[s], seconds);
+			double g = bench_shape(tp, &shapes[s], seconds, 4, NULL);
 
 			snprintf(name, sizeof(name), "%ldx%ldx%ld", shapes[s].m,
 				 shapes[s].n, shapes[s].k);
@@ -388,11 +574,15 @@ int main(int argc, char **argv)
 				rc = 1;
 				continue;
 			}
+			gflops[t * n_shapes + s] = g;
 			printf("gemm: %-20s %7d %9.1f %9.1f %6.0f%% %9.0f%%  %s\n",
 			       name, threads[t], g, peak, 100.0 * g / peak,
 			       100.0 * g / (fma * threads[t]), shapes[s].what);
 		}
 		threadpool_destroy(tp);
 	}
+	if (bench_int8(threads, n_threads, shapes, n_shapes, seconds, gflops,
+		       ghz))
+		rc = 1;
 	return rc;
 }
