@@ -508,6 +508,9 @@ accel_status rd_matmulint_prepare(const cpu_ctx *ctx,
 				  accel_tensor *const *const_in, int n_in,
 				  void **out_state);
 void rd_matmulint_release(void *state);
+accel_status rd_qlinearmatmul_prepare(const cpu_ctx *ctx,
+				      accel_tensor *const *const_in, int n_in,
+				      void **out_state);
 
 const cpu_kernel cpu_kernels_reduce[] = {
 	{ "ReduceMean", "", rd_mean },
@@ -533,6 +536,8 @@ const cpu_kernel cpu_kernels_reduce[] = {
 	{ "HammingWindow", "", rd_hamming },
 	{ "BlackmanWindow", "", rd_blackman },
 	{ "MatMulInteger", "", rd_matmulint, rd_matmulint_prepare,
+	  rd_matmulint_release },
+	{ "QLinearMatMul", "", rd_qlinearmatmul, rd_qlinearmatmul_prepare,
 	  rd_matmulint_release },
 	{ "QuantizeLinear", "", rd_quantize },
 	{ "DequantizeLinear", "", rd_dequantize },

@@ -42,6 +42,7 @@ RD_KERNEL(rd_hann);
 RD_KERNEL(rd_hamming);
 RD_KERNEL(rd_blackman);
 RD_KERNEL(rd_matmulint);
+RD_KERNEL(rd_qlinearmatmul);
 RD_KERNEL(rd_quantize);
 RD_KERNEL(rd_dequantize);
 RD_KERNEL(rd_dynquant);

@@ -481,3 +481,92 @@ RD_KERNEL(rd_matmulint)
 	free(zb);
 	return st;
 }
+
+/*
+ * ---- QLinearMatMul ----
+ * MatMulInteger's int32 sums, then y = saturate(round(acc * a_scale[i] *
+ * b_scale[j] / y_scale) + y_zero_point), rounding half to even in double
+ * precision; scales and zero points per tensor, a's per row, b's per
+ * column.
+ */
+accel_status rd_qlinearmatmul_prepare(const cpu_ctx *ctx,
+				      accel_tensor *const *const_in, int n_in,
+				      void **out_state)
+{
+	accel_tensor *mm[2] = { const_in[0], n_in > 3 ? const_in[3] : NULL };
+
+	return rd_matmulint_prepare(ctx, mm, 2, out_state);
+}
+
+/* A float scale input: 1 value, or |want| of them. */
+static accel_status qmm_scale(const accel_tensor *t, int64_t want, const char *name)
+{
+	int64_t n = tensor_numel(t);
+
+	if (t->dtype != ACCEL_DTYPE_F32 && t->dtype != ACCEL_DTYPE_F16 &&
+	    t->dtype != ACCEL_DTYPE_BF16)
+		return status_unsupported("input '%s' of type %s (float32, float16 or bfloat16)",
+					  name, accel_dtype_name(t->dtype));
+	if (n != 1 && n != want)
+		return status_invalid("input '%s' has %lld elements, expected 1 or %lld", name,
+				      (long long)n, (long long)want);
+	return NULL;
+}
+
+RD_KERNEL(rd_qlinearmatmul)
+{
+	accel_tensor *a = in[0], *b = in[3], *y = out[0];
+	accel_tensor *mm_in[4] = { a, b, in[2], in[5] };
+	accel_tensor *acc = NULL;
+	double *sc = NULL, ys;
+	int64_t m, n, total, asn, bsn;
+	int32_t yzp, lo, hi;
+	accel_status st;
+
+	(void)n_out;
+	m = a->rank > 1 ? a->dims[a->rank - 2] : 1;
+	n = b->rank > 1 ? b->dims[b->rank - 1] : 1;
+	ACCEL_TRY(qmm_scale(in[1], m, "a_scale"));
+	ACCEL_TRY(qmm_scale(in[4], n, "b_scale"));
+	ACCEL_TRY(qmm_scale(in[6], 1, "y_scale"));
+	if (tensor_numel(in[7]) != 1)
+		return status_invalid("input 'y_zero_point' must have one element");
+	ACCEL_TRY(tensor_new_shape(ACCEL_DTYPE_I32, y->rank, y->dims, &acc));
+	st = tensor_alloc_uninit(acc);
+	if (!st)
+		st = rd_matmulint(ctx, mm_in, 4, &acc, 1);
+	if (st) {
+		accel_tensor_release(acc);
+		return st;
+	}
+	/* the combined scale of each (row, column) pair */
+	asn = tensor_numel(in[1]);
+	bsn = tensor_numel(in[4]);
+	ys = tensor_get_f64(in[6], 0);
+	sc = malloc(sizeof(*sc) * (size_t)(m * n > 0 ? m * n : 1));
+	if (!sc) {
+		accel_tensor_release(acc);
+		return status_oom("QLinearMatMul scales");
+	}
+	for (int64_t i = 0; i < m; i++)
+		for (int64_t j = 0; j < n; j++)
+			sc[i * n + j] = tensor_get_f64(in[1], asn == 1 ? 0 : i) *
+					tensor_get_f64(in[4], bsn == 1 ? 0 : j) / ys;
+	yzp = (int32_t)tensor_get_i64(in[7], 0);
+	lo = y->dtype == ACCEL_DTYPE_U8 ? 0 : -128;
+	hi = y->dtype == ACCEL_DTYPE_U8 ? 255 : 127;
+	total = tensor_numel(y);
+	for (int64_t e = 0; e < total; e++) {
+		double v = nearbyint((double)((const int32_t *)acc->data)[e] * sc[e % (m * n)]) +
+			   yzp;
+		int32_t q = v < lo ? lo : v > hi ? hi : (int32_t)v;
+
+		if (y->dtype == ACCEL_DTYPE_U8)
+			((uint8_t *)y->data)[e] = (uint8_t)q;
+		else
+			((int8_t *)y->data)[e] = (int8_t)q;
+	}
+	free(sc);
+	accel_tensor_release(acc);
+	return NULL;
+}

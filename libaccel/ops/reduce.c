@@ -25,6 +25,8 @@ accel_status reduce_matmulint_infer(const op_ctx *, accel_tensor *const *, int,
 				    accel_tensor *const *, int);
 accel_status reduce_quant_infer(const op_ctx *, accel_tensor *const *, int,
 				accel_tensor *const *, int);
+accel_status reduce_qlinearmatmul_infer(const op_ctx *, accel_tensor *const *, int,
+					accel_tensor *const *, int);
 accel_status reduce_dequant_infer(const op_ctx *, accel_tensor *const *, int,
 				  accel_tensor *const *, int);
 accel_status reduce_dynquant_infer(const op_ctx *, accel_tensor *const *, int,
@@ -279,6 +281,7 @@ const op_schema op_schemas_reduce[] = {
 	{ "BlackmanWindow", "", 1, 1, 1, 1, reduce_window_infer },
 	{ "Unique", "", 1, 1, 1, 4, reduce_unique_infer },
 	{ "MatMulInteger", "", 2, 4, 1, 1, reduce_matmulint_infer },
+	{ "QLinearMatMul", "", 8, 8, 1, 1, reduce_qlinearmatmul_infer },
 	{ "QuantizeLinear", "", 2, 3, 1, 1, reduce_quant_infer },
 	{ "DequantizeLinear", "", 2, 3, 1, 1, reduce_dequant_infer },
 	{ "DynamicQuantizeLinear", "", 1, 1, 3, 3, reduce_dynquant_infer },

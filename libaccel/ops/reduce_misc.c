@@ -504,6 +504,25 @@ INFER(reduce_matmulint_infer)
 	return NULL;
 }
 
+/*
+ * QLinearMatMul(a, a_scale, a_zero_point, b, b_scale, b_zero_point,
+ * y_scale, y_zero_point): MatMulInteger's shape, y_zero_point's type.
+ */
+INFER(reduce_qlinearmatmul_infer)
+{
+	accel_tensor *mm[2] = { in[0], in[3] };
+
+	for (int i = 0; i < 8; i++)
+		if (!in[i])
+			return status_invalid("input %d is required", i);
+	ACCEL_TRY(reduce_matmulint_infer(ctx, mm, 2, out, n_out));
+	if (in[7]->dtype != ACCEL_DTYPE_U8 && in[7]->dtype != ACCEL_DTYPE_I8)
+		return status_unsupported("y_zero_point of type %s (uint8 or int8 only)",
+					  accel_dtype_name(in[7]->dtype));
+	out[0]->dtype = in[7]->dtype;
+	return NULL;
+}
+
 INFER(reduce_quant_infer)
 {
 	accel_dtype dt = ACCEL_DTYPE_U8;
