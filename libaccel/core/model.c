@@ -6,6 +6,7 @@
 #include "core/runtime.h"
 #include "ir/dump.h"
 #include "onnx/onnx.h"
+#include "cpu/layout_blocked.h"
 #include "passes/passes.h"
 
 #include <errno.h>
@@ -59,7 +60,8 @@ static int opt_level(uint32_t flags)
  *  1  + constant folding, identity and dead-node elimination, CSE;
  *  2  + Conv+BatchNormalization folding, GELU and LayerNormalization
  *       recognition, bias/residual/activation fusion into com.accel ops;
- *  3  same as 2 for now (layout passes will go here).
+ *  3  + the blocked channel layout for chains of convolutions
+ *       (passes/layout_blocked.c; the CPU picks the block width).
  * Fusion comes after the cleanups so that patterns are not split by an
  * Identity, and dead elimination runs last to drop what the rewrites left.
  */
@@ -80,6 +82,29 @@ static accel_status optimise(ir_graph *g, int level)
 		ACCEL_TRY(pass_fuse_activation(g, OPT_FUSE_KINDS));
 	}
 	return pass_eliminate_dead(g);
+}
+
+/*
+ * Level 3: the CPU's own copy of the graph, with the blocked channel
+ * layout. Its blocked ops run only on the CPU, so sessions that place
+ * nodes on other devices use the level-2 graph (session.c picks).
+ */
+static accel_status optimise_for_cpu(const ir_graph *g, ir_graph **out)
+{
+	ir_graph *c = NULL;
+	accel_status st;
+
+	*out = NULL;
+	ACCEL_TRY(ir_graph_clone(g, NULL, &c));
+	st = pass_layout_blocked(c, cpu_layout_block());
+	if (!st)
+		st = pass_eliminate_dead(c);
+	if (st) {
+		ir_graph_free(c);
+		return st;
+	}
+	*out = c;
+	return NULL;
 }
 
 static accel_status build_model(accel_context *ctx, const void *data, size_t size,
@@ -104,9 +129,12 @@ static accel_status build_model(accel_context *ctx, const void *data, size_t siz
 		st = check_io(m->graph);
 	if (!st)
 		st = optimise(m->graph, level);
+	if (!st && level >= 3)
+		st = optimise_for_cpu(m->graph, &m->cpu_graph);
 	if (st) {
 		st = status_annotate(st, "model '%s'", m->name);
 		ir_graph_free(m->graph);
+		ir_graph_free(m->cpu_graph);
 		free(m->producer);
 		free(m->name);
 		free(m);
@@ -170,6 +198,7 @@ ACCEL_API void accel_model_release(accel_model *m)
 	if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
 		return;
 	ir_graph_free(m->graph);
+	ir_graph_free(m->cpu_graph);
 	accel_context_release(m->context);
 	free(m->producer);
 	free(m->name);
@@ -193,7 +222,7 @@ ACCEL_API size_t accel_model_output_count(const accel_model *m)
 
 ACCEL_API size_t accel_model_node_count(const accel_model *m)
 {
-	return m ? (size_t)m->graph->n_nodes : 0;
+	return m ? (size_t)(m->cpu_graph ? m->cpu_graph : m->graph)->n_nodes : 0;
 }
 
 static void fill_info(const ir_value *v, accel_value_info *info)
@@ -246,7 +275,8 @@ ACCEL_API accel_status accel_model_dump_graph(const accel_model *model,
 	if (!f)
 		return status_error(ACCEL_IO_ERROR, "model '%s': cannot create '%s': %s",
 				    model->name, path, strerror(errno));
-	st = ir_graph_dump_dot(model->graph, f);
+	/* what a CPU session runs; other devices' sessions skip CPU layout */
+	st = ir_graph_dump_dot(model->cpu_graph ? model->cpu_graph : model->graph, f);
 	if (fclose(f) && !st)
 		st = status_error(ACCEL_IO_ERROR, "model '%s': writing '%s': %s",
 				  model->name, path, strerror(errno));

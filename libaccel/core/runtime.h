@@ -42,7 +42,8 @@ struct accel_model {
 	accel_context *context;
 	char *name; /* file name, for messages */
 	char *producer;
-	ir_graph *graph;
+	ir_graph *graph;     /* optimised for any device (levels up to 2) */
+	ir_graph *cpu_graph; /* level 3: plus CPU-only layout passes; NULL below */
 };
 
 #endif /* ACCEL_CORE_RUNTIME_H */

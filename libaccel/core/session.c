@@ -26,6 +26,7 @@
 struct accel_session {
 	atomic_int refs;
 	accel_model *model;
+	const ir_graph *graph; /* the model's, or its CPU copy (CPU-only sessions) */
 	exec_plan *plan;
 	threadpool *pool;
 	pipeline *pipe;
@@ -141,11 +142,12 @@ ACCEL_API accel_status accel_session_create(accel_model *m,
 	}
 	atomic_init(&s->refs, 1);
 	st = threadpool_create(threads, &s->pool);
+	s->graph = !n_devs && m->cpu_graph ? m->cpu_graph : m->graph;
 	if (!st)
-		st = plan_build_for(m->graph, s->pool, devs, n_devs,
+		st = plan_build_for(s->graph, s->pool, devs, n_devs,
 				    plan_devices_list_cpu(options->devices), &s->plan);
 	if (!st)
-		st = arena_plan_build(m->graph, s->plan, &s->arena);
+		st = arena_plan_build(s->graph, s->plan, &s->arena);
 	pthread_mutex_init(&s->arena_lock, NULL);
 	if (!st)
 		st = pipeline_create(s->plan, request_exec, request_done, s, &s->pipe);
@@ -567,7 +569,7 @@ static void request_done(void *ctx, pipeline_req *pr)
 {
 	accel_session *s = ctx;
 	accel_request *r = (accel_request *)pr;
-	const ir_graph *g = s->model->graph;
+	const ir_graph *g = s->graph;
 	int done = 0;
 
 	if (pr->submit_error && !r->status)
@@ -596,7 +598,7 @@ static void request_done(void *ctx, pipeline_req *pr)
 
 static void request_destroy(accel_request *r)
 {
-	const ir_graph *g = r->s->model->graph;
+	const ir_graph *g = r->s->graph;
 
 	request_free_values(r);
 	for (int i = 0; r->outputs && i < g->n_outputs; i++)
@@ -615,7 +617,7 @@ static void request_destroy(accel_request *r)
 static accel_status request_new(accel_session *s, bool values, bool hold_ref,
 				accel_request **out)
 {
-	const ir_graph *g = s->model->graph;
+	const ir_graph *g = s->graph;
 	pthread_condattr_t ca;
 	accel_request *r = NULL;
 
@@ -660,7 +662,7 @@ static accel_status submit_direct(accel_session *s, const accel_named_tensor *in
 	ACCEL_TRY(request_new(s, true, hold_ref, &r));
 	r->rv.ap = s->arena;
 	r->rv.arena = arena_get(s);
-	st = bind_inputs(s->model->graph, inputs, input_count, r->rv.host);
+	st = bind_inputs(s->graph, inputs, input_count, r->rv.host);
 	if (st) {
 		request_destroy(r);
 		return status_annotate(st, "model '%s'", s->model->name);
@@ -760,11 +762,11 @@ ACCEL_API accel_status accel_session_submit(accel_session *s, const accel_named_
 		return submit_direct(s, inputs, input_count, true, out_request);
 	/* check the inputs here, so a bad one fails its own submit */
 	ACCEL_TRY(request_new(s, true, true, &r));
-	st = bind_inputs(s->model->graph, inputs, input_count, r->rv.host);
+	st = bind_inputs(s->graph, inputs, input_count, r->rv.host);
 	request_free_values(r);
 	if (!st)
 		st = batcher_submit(s->batch, inputs, input_count,
-				    (size_t)s->model->graph->n_outputs, &r->ticket);
+				    (size_t)s->graph->n_outputs, &r->ticket);
 	if (st) {
 		request_destroy(r);
 		return status_annotate(st, "model '%s'", s->model->name);
@@ -837,7 +839,7 @@ ACCEL_API accel_status accel_request_take_outputs(accel_request *r, accel_tensor
 
 	if (!r || (!out && count))
 		return status_invalid("accel_request_take_outputs: NULL argument");
-	g = r->s->model->graph;
+	g = r->s->graph;
 	if (count != (size_t)g->n_outputs)
 		return status_invalid("model '%s': %zu outputs requested, the model has %d",
 				      r->s->model->name, count, g->n_outputs);
@@ -867,9 +869,9 @@ ACCEL_API accel_status accel_session_run(accel_session *s, const accel_named_ten
 	if (flags)
 		return status_invalid("model '%s': accel_session_run: unknown flags 0x%x",
 				      s->model->name, flags);
-	if (output_count != (size_t)s->model->graph->n_outputs)
+	if (output_count != (size_t)s->graph->n_outputs)
 		return status_invalid("model '%s': accel_session_run: %zu outputs requested, the model has %d",
-				      s->model->name, output_count, s->model->graph->n_outputs);
+				      s->model->name, output_count, s->graph->n_outputs);
 	ACCEL_TRY(accel_session_submit(s, inputs, input_count, 0, &r));
 	if (r->ticket)
 		accel_status_free(ticket_wait(r, ACCEL_WAIT_FOREVER));
@@ -929,7 +931,7 @@ ACCEL_API accel_status accel_session_placement(const accel_session *s, size_t in
 		return status_error(ACCEL_NOT_FOUND, "step %zu is out of range (%d steps)", index,
 				    s->plan->n_steps);
 	ps = &s->plan->steps[index];
-	n = &s->model->graph->nodes[ps->node];
+	n = &s->graph->nodes[ps->node];
 	out->node_name = n->name;
 	out->op_type = n->op_type;
 	out->device = ps->device ? ps->device->name : "cpu";

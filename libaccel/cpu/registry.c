@@ -10,6 +10,7 @@ extern const cpu_kernel cpu_kernels_tensor[];
 extern const cpu_kernel cpu_kernels_reduce[];
 extern const cpu_kernel cpu_kernels_fused[];
 extern const cpu_kernel cpu_kernels_attention[];
+extern const cpu_kernel cpu_kernels_layout[];
 
 static const cpu_kernel *const families[] = {
 	cpu_kernels_elementwise,
@@ -18,6 +19,7 @@ static const cpu_kernel *const families[] = {
 	cpu_kernels_reduce,
 	cpu_kernels_fused,
 	cpu_kernels_attention,
+	cpu_kernels_layout,
 };
 
 const cpu_kernel *cpu_kernel_find(const char *domain, const char *op_type)

@@ -369,3 +369,146 @@ bool ir_domain_equal(const char *a, const char *b)
 		b = "";
 	return !strcmp(a, b);
 }
+
+/* ---- deep copy ---- */
+
+static void *dup_mem(const void *src, size_t bytes, bool *ok)
+{
+	void *p;
+
+	if (!src)
+		return NULL;
+	p = malloc(bytes ? bytes : 1);
+	if (!p)
+		*ok = false;
+	else
+		memcpy(p, src, bytes);
+	return p;
+}
+
+static char *dup_str(const char *s, bool *ok)
+{
+	char *p;
+
+	if (!s)
+		return NULL;
+	p = strdup(s);
+	if (!p)
+		*ok = false;
+	return p;
+}
+
+static accel_status attr_copy(const ir_attr *a, ir_graph *scope, ir_attr *c)
+{
+	bool ok = true;
+	accel_status st = NULL;
+
+	*c = *a;
+	c->name = dup_str(a->name, &ok);
+	c->s = a->s ? dup_mem(a->s, a->s_len + 1, &ok) : NULL;
+	accel_tensor_retain(c->t);
+	c->g = NULL;
+	c->floats = a->floats ? dup_mem(a->floats, sizeof(float) * a->count, &ok) : NULL;
+	c->ints = a->ints ? dup_mem(a->ints, sizeof(int64_t) * a->count, &ok) : NULL;
+	c->strings = a->strings ? calloc(a->count + 1, sizeof(char *)) : NULL;
+	c->tensors = a->tensors ? calloc(a->count + 1, sizeof(accel_tensor *)) : NULL;
+	c->graphs = a->graphs ? calloc(a->count + 1, sizeof(ir_graph *)) : NULL;
+	if ((a->strings && !c->strings) || (a->tensors && !c->tensors) ||
+	    (a->graphs && !c->graphs))
+		ok = false;
+	for (size_t i = 0; ok && i < a->count; i++) {
+		if (a->strings)
+			c->strings[i] = dup_str(a->strings[i], &ok);
+		if (a->tensors) {
+			c->tensors[i] = a->tensors[i];
+			accel_tensor_retain(c->tensors[i]);
+		}
+	}
+	if (ok && a->g)
+		st = ir_graph_clone(a->g, scope, &c->g);
+	for (size_t i = 0; ok && !st && a->graphs && i < a->count; i++)
+		st = ir_graph_clone(a->graphs[i], scope, &c->graphs[i]);
+	if (!ok && !st)
+		st = status_oom("a copy of an attribute");
+	return st;
+}
+
+accel_status ir_graph_clone(const ir_graph *g, ir_graph *parent, ir_graph **out)
+{
+	ir_graph *c = NULL;
+	accel_status st;
+	bool ok = true;
+
+	*out = NULL;
+	ACCEL_TRY(ir_graph_create(g->name, &c));
+	c->parent = parent;
+	for (int v = 0; v < g->n_values; v++) {
+		const ir_value *src = &g->values[v];
+		ir_value *dst;
+		int idx = 0;
+		char *name;
+
+		if ((st = ir_graph_intern_value(c, src->name, &idx)))
+			goto fail;
+		dst = &c->values[idx];
+		name = dst->name;
+		*dst = *src;
+		dst->name = name;
+		for (int d = 0; d < ACCEL_MAX_RANK; d++)
+			dst->dim_names[d] = dup_str(src->dim_names[d], &ok);
+		accel_tensor_retain(dst->constant);
+		accel_tensor_retain(dst->folded);
+	}
+	for (int i = 0; i < g->n_nodes && ok; i++) {
+		const ir_node *src = &g->nodes[i];
+		ir_node *dst;
+		int idx = 0;
+
+		if ((st = ir_graph_add_node(c, &idx)))
+			goto fail;
+		dst = &c->nodes[idx];
+		dst->name = dup_str(src->name, &ok);
+		dst->op_type = dup_str(src->op_type, &ok);
+		dst->domain = dup_str(src->domain, &ok);
+		dst->opset = src->opset;
+		dst->inputs = dup_mem(src->inputs, sizeof(int) * (size_t)src->n_inputs, &ok);
+		dst->n_inputs = dst->inputs || !src->n_inputs ? src->n_inputs : 0;
+		dst->outputs = dup_mem(src->outputs, sizeof(int) * (size_t)src->n_outputs, &ok);
+		dst->n_outputs = dst->outputs || !src->n_outputs ? src->n_outputs : 0;
+		if (src->n_attrs) {
+			dst->attrs = calloc((size_t)src->n_attrs, sizeof(*dst->attrs));
+			if (!dst->attrs) {
+				ok = false;
+				break;
+			}
+		}
+		for (int a = 0; a < src->n_attrs; a++) {
+			if ((st = attr_copy(&src->attrs[a], c, &dst->attrs[a]))) {
+				dst->n_attrs = a + 1;
+				goto fail;
+			}
+			dst->n_attrs = a + 1;
+		}
+	}
+	c->inputs = dup_mem(g->inputs, sizeof(int) * (size_t)g->n_inputs, &ok);
+	c->n_inputs = c->inputs || !g->n_inputs ? g->n_inputs : 0;
+	c->outputs = dup_mem(g->outputs, sizeof(int) * (size_t)g->n_outputs, &ok);
+	c->n_outputs = c->outputs || !g->n_outputs ? g->n_outputs : 0;
+	if (g->n_opsets) {
+		c->opsets = calloc((size_t)g->n_opsets, sizeof(*c->opsets));
+		ok = ok && c->opsets;
+		for (int i = 0; ok && i < g->n_opsets; i++, c->n_opsets++) {
+			c->opsets[i].domain = dup_str(g->opsets[i].domain, &ok);
+			c->opsets[i].version = g->opsets[i].version;
+		}
+	}
+	if (!ok) {
+		st = status_oom("a copy of the graph");
+		goto fail;
+	}
+	*out = c;
+	return NULL;
+fail:
+	ir_graph_free(c);
+	return st;
+}

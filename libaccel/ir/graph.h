@@ -119,6 +119,12 @@ accel_status ir_graph_intern_value(ir_graph *g, const char *name, int *out_index
 accel_status ir_graph_add_node(ir_graph *g, int *out_index);
 /* Check every input is produced before use and order nodes topologically. */
 accel_status ir_graph_toposort(ir_graph *g);
+/*
+ * A deep copy of |g| (subgraphs too, their parent set to the copy's
+ * scope); tensors (initializers, folded values, tensor attributes) are
+ * shared by reference. |parent| is the copy's enclosing graph or NULL.
+ */
+accel_status ir_graph_clone(const ir_graph *g, ir_graph *parent, ir_graph **out);
 /* Drop the nodes whose |drop| flag is set, keeping order and producers. */
 void ir_graph_remove_nodes(ir_graph *g, const bool *drop);
 

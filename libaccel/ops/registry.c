@@ -9,6 +9,7 @@ extern const op_schema op_schemas_nn[];
 extern const op_schema op_schemas_tensor[];
 extern const op_schema op_schemas_reduce[];
 extern const op_schema op_schemas_fused[];
+extern const op_schema op_schemas_layout[];
 
 static const op_schema *const families[] = {
 	op_schemas_elementwise,
@@ -16,6 +17,7 @@ static const op_schema *const families[] = {
 	op_schemas_tensor,
 	op_schemas_reduce,
 	op_schemas_fused,
+	op_schemas_layout,
 };
 
 const op_schema *op_schema_find(const char *domain, const char *op_type)

@@ -56,4 +56,13 @@ accel_status pass_fuse_layernorm(ir_graph *g);
  */
 accel_status pass_fuse_attention(ir_graph *g);
 
+/*
+ * Chains of two or more convolutions oneDNN can run (with the channel-scale
+ * Mul and GlobalAveragePool between them) into the blocked channel layout
+ * of width |block| (8 or 16; anything else: no change): com.accel
+ * BlockedConv/BlockedMul/BlockedGlobalAveragePool, with ToBlocked and
+ * FromBlocked only at the chain ends.
+ */
+accel_status pass_layout_blocked(ir_graph *g, int block);
+
 #endif /* ACCEL_PASSES_PASSES_H */

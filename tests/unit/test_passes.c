@@ -14,6 +14,8 @@
 
 #include "accel_onnx.pb-c.h"
 #include "core/runtime.h"
+#include "cpu/layout_blocked.h"
+#include "passes/passes.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -281,10 +283,13 @@ static void ops_of(const accel_model *m, char *buf, size_t len)
 {
 	size_t used = 0;
 
+	/* a CPU session's graph: level 3 adds the CPU layout passes */
+	const ir_graph *g = m->cpu_graph ? m->cpu_graph : m->graph;
+
 	buf[0] = '\0';
-	for (int i = 0; i < m->graph->n_nodes; i++)
+	for (int i = 0; i < g->n_nodes; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
-					 m->graph->nodes[i].op_type);
+					 g->nodes[i].op_type);
 }
 
 static accel_tensor **run(accel_model *m, unsigned seed)
@@ -841,6 +846,190 @@ static void dump_graph_writes_dot(void **state)
 	free(b);
 }
 
+/* ---- layout_blocked ---- */
+
+static const int64_t x8[] = { 1, 8, 9, 9 }, w88[] = { 8, 8, 3, 3 }, c8[] = { 8 };
+static const int64_t wd8[] = { 8, 1, 3, 3 }, w128[] = { 12, 8, 1, 1 };
+static const int64_t w1612[] = { 16, 12, 1, 1 };
+
+/*
+ * A small CNN: conv+relu, a residual conv, a strided depthwise conv, a 1x1
+ * to 12 channels (not a whole block: padding lanes), a per-channel scale
+ * (squeeze-excitation's Mul, here by the channel means), a 1x1 to 16, a
+ * padded MaxPool, then a Relu (a plain reader). "e" is a graph output read
+ * inside the chain too.
+ */
+static tb *small_cnn_n(int64_t batch)
+{
+	int64_t xd[4] = { batch, x8[1], x8[2], x8[3] };
+	tb *b = tb_new(13);
+	AccelOnnx__Node *n;
+
+	tb_input(b, "x", 4, xd);
+	tb_init(b, "W1", 4, w88, NULL, 1);
+	tb_init(b, "B1", 1, c8, NULL, 2);
+	tb_init(b, "W2", 4, w88, NULL, 3);
+	tb_init(b, "Wd", 4, wd8, NULL, 4);
+	tb_init(b, "W3", 4, w128, NULL, 5);
+	tb_init(b, "W4", 4, w1612, NULL, 6);
+	n = tb_node(b, "Conv", "x,W1,B1", "c1");
+	tb_attr_ints(b, n, "pads", 4, (int64_t)1, (int64_t)1, (int64_t)1, (int64_t)1);
+	tb_node(b, "Relu", "c1", "a");
+	n = tb_node(b, "Conv", "a,W2", "c2");
+	tb_attr_ints(b, n, "pads", 4, (int64_t)1, (int64_t)1, (int64_t)1, (int64_t)1);
+	tb_node(b, "Add", "c2,a", "s");
+	tb_node(b, "Relu", "s", "r");
+	n = tb_node(b, "Conv", "r,Wd", "d");
+	tb_attr_i(b, n, "group", 8);
+	tb_attr_ints(b, n, "pads", 4, (int64_t)1, (int64_t)1, (int64_t)1, (int64_t)1);
+	tb_attr_ints(b, n, "strides", 2, (int64_t)2, (int64_t)2);
+	tb_node(b, "Conv", "d,W3", "e");
+	tb_node(b, "GlobalAveragePool", "e", "g");
+	tb_node(b, "Mul", "g,e", "m");
+	tb_node(b, "Conv", "m,W4", "f");
+	n = tb_node(b, "MaxPool", "f", "p");
+	tb_attr_ints(b, n, "kernel_shape", 2, (int64_t)2, (int64_t)2);
+	tb_attr_ints(b, n, "pads", 4, (int64_t)0, (int64_t)0, (int64_t)1, (int64_t)1);
+	tb_node(b, "Relu", "p", "q");
+	tb_output(b, "q");
+	tb_output(b, "e");
+	return b;
+}
+
+static tb *small_cnn(void)
+{
+	return small_cnn_n(1);
+}
+
+/* Reorders only where the chain meets plain readers and outputs. */
+static void conv_chain_runs_blocked(void **state)
+{
+	(void)state;
+	if (!cpu_layout_block()) /* no oneDNN or no AVX2: the pass is off */
+		check(small_cnn(), "FusedConv,FusedConv,Conv,Conv,GlobalAveragePool,"
+				   "Mul,Conv,MaxPool,Relu", 1e-4);
+	else
+		check(small_cnn(), "ToBlocked,BlockedConv,BlockedConv,BlockedConv,"
+				   "BlockedConv,BlockedGlobalAveragePool,BlockedMul,"
+				   "BlockedConv,BlockedMaxPool,FromBlocked,FromBlocked,Relu",
+		      1e-4);
+}
+
+/*
+ * The same graph, blocked in 8-lane blocks by hand, with oneDNN refused
+ * (ACCEL_NO_DNNL): BlockedConv's plain fallback must give level 0's result.
+ */
+static void fallback_equal(tb *b, const char *want)
+{
+	size_t size = accel_onnx__model__get_packed_size(&b->m), no;
+	uint8_t *buf = malloc(size);
+	accel_context *c;
+	accel_model *m0, *m;
+	accel_tensor **o0, **o;
+	char ops[1024];
+
+	assert_non_null(buf);
+	accel_onnx__model__pack(&b->m, buf);
+	setenv("ACCEL_NO_DNNL", "1", 1);
+	assert_null(accel_context_create(0, &c));
+	m0 = load(c, b, 0);
+	assert_null(accel_model_load_memory(c, buf, size, "mem.onnx", NULL,
+					    ACCEL_LOAD_OPT_LEVEL(2), &m));
+	assert_null(pass_layout_blocked(m->graph, 8));
+	ops_of(m, ops, sizeof(ops));
+	if (strcmp(ops, want))
+		fail_msg("expected ops %s, got %s", want, ops);
+	o0 = run(m0, 7);
+	o = run(m, 7);
+	no = accel_model_output_count(m);
+	for (size_t i = 0; i < no; i++) {
+		const float *a = accel_tensor_data(o0[i]), *r = accel_tensor_data(o[i]);
+
+		assert_int_equal(accel_tensor_numel(o0[i]), accel_tensor_numel(o[i]));
+		for (int64_t k = 0; k < accel_tensor_numel(o[i]); k++)
+			if (fabs(a[k] - r[k]) > 1e-4 * (1 + fabs(a[k])))
+				fail_msg("output %zu element %lld: level 0 gives %g, blocked %g",
+					 i, (long long)k, a[k], r[k]);
+		accel_tensor_release(o0[i]);
+		accel_tensor_release(o[i]);
+	}
+	unsetenv("ACCEL_NO_DNNL");
+	free(o0);
+	free(o);
+	accel_model_release(m0);
+	accel_model_release(m);
+	accel_context_release(c);
+	free(buf);
+	free(b);
+}
+
+static tb *image_cnn(void);
+
+static void conv_chain_without_onednn_is_equal(void **state)
+{
+	(void)state;
+	fallback_equal(small_cnn(), "ToBlocked,BlockedConv,BlockedConv,BlockedConv,"
+				    "BlockedConv,BlockedGlobalAveragePool,BlockedMul,"
+				    "BlockedConv,BlockedMaxPool,FromBlocked,FromBlocked,Relu");
+	fallback_equal(image_cnn(), "BlockedConv,BlockedConv,FromBlocked");
+}
+
+/* Two images: per-image scales, every part of every image. */
+static void conv_chain_batch_of_two_is_equal(void **state)
+{
+	(void)state;
+	check(small_cnn_n(2), cpu_layout_block() ?
+		"ToBlocked,BlockedConv,BlockedConv,BlockedConv,BlockedConv,"
+		"BlockedGlobalAveragePool,BlockedMul,BlockedConv,BlockedMaxPool,"
+		"FromBlocked,FromBlocked,Relu" :
+		"FusedConv,FusedConv,Conv,Conv,GlobalAveragePool,Mul,Conv,MaxPool,Relu",
+	      1e-4);
+}
+
+/* One convolution alone keeps NCHW: two reorders would cost what it saves. */
+static void lone_conv_stays_plain(void **state)
+{
+	static const int64_t x86[] = { 1, 8, 6, 6 };
+	tb *b = tb_new(13);
+	AccelOnnx__Node *n;
+
+	(void)state;
+	tb_input(b, "x", 4, x86);
+	tb_init(b, "W", 4, w88, NULL, 1);
+	n = tb_node(b, "Conv", "x,W", "c");
+	tb_attr_ints(b, n, "pads", 4, (int64_t)1, (int64_t)1, (int64_t)1, (int64_t)1);
+	tb_node(b, "Relu", "c", "y");
+	tb_output(b, "y");
+	check(b, "FusedConv", 1e-5);
+}
+
+/* A first convolution of 3 channels then one of 8. */
+static tb *image_cnn(void)
+{
+	static const int64_t x3[] = { 1, 3, 10, 10 }, w83[] = { 8, 3, 3, 3 };
+	tb *b = tb_new(13);
+	AccelOnnx__Node *n;
+
+	tb_input(b, "x", 4, x3);
+	tb_init(b, "W1", 4, w83, NULL, 1);
+	tb_init(b, "W2", 4, w88, NULL, 2);
+	n = tb_node(b, "Conv", "x,W1", "c1");
+	tb_attr_ints(b, n, "pads", 4, (int64_t)1, (int64_t)1, (int64_t)1, (int64_t)1);
+	tb_attr_ints(b, n, "strides", 2, (int64_t)2, (int64_t)2);
+	tb_node(b, "Relu", "c1", "a");
+	tb_node(b, "Conv", "a,W2", "y");
+	tb_output(b, "y");
+	return b;
+}
+
+/* The first convolution reads NCHW and writes blocked. */
+static void image_conv_starts_chain(void **state)
+{
+	(void)state;
+	check(image_cnn(), cpu_layout_block() ? "BlockedConv,BlockedConv,FromBlocked" :
+						"FusedConv,Conv", 1e-4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -866,6 +1055,11 @@ int main(void)
 		cmocka_unit_test(attention_with_read_probabilities_is_kept),
 		cmocka_unit_test(attention_softmax_not_last_axis_is_kept),
 		cmocka_unit_test(dump_graph_writes_dot),
+		cmocka_unit_test(conv_chain_runs_blocked),
+		cmocka_unit_test(conv_chain_without_onednn_is_equal),
+		cmocka_unit_test(conv_chain_batch_of_two_is_equal),
+		cmocka_unit_test(lone_conv_stays_plain),
+		cmocka_unit_test(image_conv_starts_chain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
