@@ -13,6 +13,7 @@
 #include "core/runtime.h"
 #include "cpu/kernel.h"
 #include "model_builder.h"
+#include "test_device.h"
 #include "sched/cost.h"
 
 #include <stdio.h>
@@ -96,31 +97,11 @@ static const backend_ops loop_ops = {
 static loop_dev dev_state;
 static char loop_spec[32], loop_name[64]; /* "opencl:N", after real ones */
 
-/* A context with the loopback device registered after the real devices,
- * as the next free opencl:N. */
+/* A context with the loopback device after the real ones, as opencl:N. */
 static accel_context *ctx_with_loopback(void)
 {
-	accel_context *c;
-	struct accel_device *d;
-	int idx = 0;
-
-	assert_null(accel_context_create(0, &c));
-	accel_context_discover(c);
-	for (size_t i = 0; i < c->n_devices; i++)
-		if (c->devices[i]->kind == ACCEL_DEVICE_OPENCL)
-			idx++;
-	snprintf(loop_spec, sizeof(loop_spec), "opencl:%d", idx);
-	snprintf(loop_name, sizeof(loop_name), "opencl:%d (loopback)", idx);
-	c->devices = realloc(c->devices, sizeof(*c->devices) * (c->n_devices + 1));
-	d = calloc(1, sizeof(*d));
-	c->devices[c->n_devices++] = d;
-	d->kind = ACCEL_DEVICE_OPENCL;
-	d->index = idx;
-	d->name = strdup(loop_name);
-	d->backend.ops = &loop_ops;
-	d->backend.impl = &dev_state;
-	d->backend.name = strdup(loop_name);
-	return c;
+	return test_context_with_device(&loop_ops, &dev_state, "loopback", loop_spec,
+					sizeof(loop_spec), loop_name, sizeof(loop_name));
 }
 
 static void run_and_check(accel_session *s)

@@ -17,6 +17,7 @@
 #include "core/runtime.h"
 #include "cpu/kernel.h"
 #include "model_builder.h"
+#include "test_device.h"
 #ifdef ACCEL_HAVE_OPENCL
 #include "opencl/opencl.h"
 #endif
@@ -362,27 +363,12 @@ static char loop_spec[32];
  * up as discovery does (so ACCEL_NO_DEVMEM_CACHE applies). */
 static accel_context *ctx_with_loopback(void)
 {
-	accel_context *c;
-	struct accel_device *d;
-	int idx = 0;
+	char name[64];
+	accel_context *c = test_context_with_device(&loop_ops, &ctx_dev, "loopback", loop_spec,
+						    sizeof(loop_spec), name, sizeof(name));
 
-	assert_null(accel_context_create(0, &c));
-	accel_context_discover(c);
-	for (size_t i = 0; i < c->n_devices; i++)
-		if (c->devices[i]->kind == ACCEL_DEVICE_OPENCL)
-			idx++;
-	snprintf(loop_spec, sizeof(loop_spec), "opencl:%d", idx);
-	c->devices = realloc(c->devices, sizeof(*c->devices) * (c->n_devices + 1));
-	d = calloc(1, sizeof(*d));
-	c->devices[c->n_devices++] = d;
-	d->kind = ACCEL_DEVICE_OPENCL;
-	d->index = idx;
-	d->name = strdup("loopback");
-	d->backend.ops = &loop_ops;
-	d->backend.impl = &ctx_dev;
-	d->backend.name = strdup("loopback");
 	loop_init(&ctx_dev);
-	backend_device_attach_cache(&d->backend);
+	backend_device_attach_cache(&c->devices[c->n_devices - 1]->backend);
 	return c;
 }
 

@@ -17,6 +17,7 @@
 #include "core/runtime.h"
 #include "cpu/kernel.h"
 #include "model_builder.h"
+#include "test_device.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -135,29 +136,8 @@ static char gate_spec[32], gate_name[64];
 /* A context with the gate device after the real ones, as opencl:N. */
 static accel_context *ctx_with_gate(void)
 {
-	accel_context *c;
-	struct accel_device *d;
-	int idx = 0;
-
-	assert_null(accel_context_create(0, &c));
-	accel_context_discover(c);
-	for (size_t i = 0; i < c->n_devices; i++)
-		if (c->devices[i]->kind == ACCEL_DEVICE_OPENCL)
-			idx++;
-	snprintf(gate_spec, sizeof(gate_spec), "opencl:%d", idx);
-	snprintf(gate_name, sizeof(gate_name), "opencl:%d (gate)", idx);
-	c->devices = realloc(c->devices, sizeof(*c->devices) * (c->n_devices + 1));
-	assert_non_null(c->devices);
-	d = calloc(1, sizeof(*d));
-	assert_non_null(d);
-	c->devices[c->n_devices++] = d;
-	d->kind = ACCEL_DEVICE_OPENCL;
-	d->index = idx;
-	d->name = strdup(gate_name);
-	d->backend.ops = &gate_ops;
-	d->backend.impl = &dev;
-	d->backend.name = strdup(gate_name);
-	return c;
+	return test_context_with_device(&gate_ops, &dev, "gate", gate_spec, sizeof(gate_spec),
+					gate_name, sizeof(gate_name));
 }
 
 typedef struct fixture {
