@@ -35,9 +35,9 @@ def model(name, inputs, outputs, op="Add"):
     return path
 
 
-def run(*args):
+def run(*args, env=None):
     p = subprocess.run([RUN, *args], capture_output=True, text=True,
-                       timeout=120)
+                       timeout=120, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -171,6 +171,41 @@ def test_devices(dyn):
     expect_rc("--dump-graph into a missing directory fails", 1,
               [dyn, "--shape", "x=2x4", "--dump-graph", "/nonexistent/dir/g.dot"],
               ["/nonexistent/dir/g.dot"])
+    # --concurrency / --max-batch / --batch-delay-us: values checked, and a
+    # pipelined, batched timing loop reports its devices and memory plan
+    for flag, bad in (("--concurrency", "0"), ("--concurrency", "2000"),
+                      ("--concurrency", "x"), ("--max-batch", "-1"),
+                      ("--max-batch", "99999999"), ("--batch-delay-us", "x"),
+                      ("--batch-delay-us", "20000000")):
+        expect_rc(f"{flag} {bad} is a usage error", 2,
+                  [dyn, "--shape", "x=2x4", "--iterations", "2", flag, bad], [flag])
+    expect_rc("--concurrency without --iterations is a usage error", 2,
+              [dyn, "--shape", "x=2x4", "--concurrency", "4"], ["--concurrency"])
+    rc, out, err = run(dyn, "--shape", "x=2x4", "--iterations", "16", "--concurrency", "4",
+                       "--max-batch", "8", "--batch-delay-us", "500", "--json")
+    try:
+        rep = json.loads(out)
+    except ValueError:
+        rep = {}
+    check("--concurrency 4 --max-batch 8 runs and reports devices and the memory plan",
+          rc == 0 and rep.get("concurrency") == 4 and rep.get("iterations") == 16 and
+          rep.get("devices") and rep["devices"][0].get("device") == "cpu" and
+          "arena_bytes" in rep.get("memory_plan", {}),
+          f"rc={rc} out={out[:200]!r} err={err[:200]!r}")
+    # a malformed ACCEL_COST_PROFILE is an error naming the file and line
+    # (read when a session has several candidate devices)
+    bad = os.path.join(WORK, "bad-profile")
+    with open(bad, "w") as f:
+        f.write("cpu gemm_gflops=fast\n")
+    rc, lst, _ = run("--list-devices")
+    if rc == 0 and any(l.startswith("opencl:0") for l in lst.splitlines()):
+        env = dict(os.environ, ACCEL_COST_PROFILE=bad)
+        rc, out, err = run(dyn, "--shape", "x=2x4", "-d", "cpu,opencl:0", env=env)
+        check("a malformed ACCEL_COST_PROFILE is refused with its file and line",
+              rc == 1 and bad in err and "line 1" in err and "gemm_gflops" in err,
+              f"rc={rc} err={err.strip()!r}")
+    else:
+        print("skip: malformed ACCEL_COST_PROFILE (no opencl:0 here)")
     dot = os.path.join(WORK, "g.dot")
     expect_rc("--dump-graph writes DOT", 0, [dyn, "--shape", "x=2x4", "--dump-graph", dot])
     check("the DOT file names the node's op",
