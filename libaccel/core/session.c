@@ -14,6 +14,7 @@
 #include "sched/batcher.h"
 #include "sched/pipeline.h"
 #include "sched/plan.h"
+#include "sched/ring.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -794,6 +795,14 @@ static accel_status ticket_wait(accel_request *r, int64_t timeout_ns)
 	return NULL;
 }
 
+/* Until the request is done, whichever path runs it. */
+static void wait_forever(accel_request *r)
+{
+	if (r->ticket)
+		accel_status_free(ticket_wait(r, ACCEL_WAIT_FOREVER));
+	wait_done(r);
+}
+
 ACCEL_API accel_status accel_request_wait(accel_request *r, int64_t timeout_ns)
 {
 	struct timespec ts;
@@ -805,13 +814,10 @@ ACCEL_API accel_status accel_request_wait(accel_request *r, int64_t timeout_ns)
 	if (r->ticket)
 		ACCEL_TRY(ticket_wait(r, timeout_ns));
 	if (timeout_ns > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += timeout_ns / 1000000000;
-		ts.tv_nsec += timeout_ns % 1000000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		uint64_t deadline = accel_now_ns() + (uint64_t)timeout_ns;
+
+		ts.tv_sec = (time_t)(deadline / 1000000000);
+		ts.tv_nsec = (long)(deadline % 1000000000);
 	}
 	pthread_mutex_lock(&r->lock);
 	while (!r->done && err != ETIMEDOUT) {
@@ -851,9 +857,7 @@ ACCEL_API void accel_request_free(accel_request *r)
 {
 	if (!r)
 		return;
-	if (r->ticket)
-		accel_status_free(ticket_wait(r, ACCEL_WAIT_FOREVER));
-	wait_done(r);
+	wait_forever(r);
 	request_destroy(r);
 }
 
@@ -873,9 +877,7 @@ ACCEL_API accel_status accel_session_run(accel_session *s, const accel_named_ten
 		return status_invalid("model '%s': accel_session_run: %zu outputs requested, the model has %d",
 				      s->model->name, output_count, s->graph->n_outputs);
 	ACCEL_TRY(accel_session_submit(s, inputs, input_count, 0, &r));
-	if (r->ticket)
-		accel_status_free(ticket_wait(r, ACCEL_WAIT_FOREVER));
-	wait_done(r);
+	wait_forever(r);
 	/* the request's own status, not a copy: hand it over */
 	st = r->status;
 	r->status = NULL;
